@@ -1,0 +1,327 @@
+"""The `search` command: parses arguments, calls the core, renders output.
+
+Errors raised by the core are turned into a one-line message (a JSON object
+under --format json/jsonl) and an exit code here, in `main`, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from .errors import ExitCode, SearchError, UsageError
+
+PROG = "search"
+
+
+@dataclass
+class Env:
+    """The process's streams and environment, passed in so tests can fake them."""
+
+    stdin: IO[str] = field(default_factory=lambda: sys.stdin)
+    stdout: IO[str] = field(default_factory=lambda: sys.stdout)
+    stderr: IO[str] = field(default_factory=lambda: sys.stderr)
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+
+    def isatty(self, stream: IO[str]) -> bool:
+        try:
+            return stream.isatty()
+        except (AttributeError, ValueError):
+            return False
+
+    def width(self) -> int:
+        try:
+            return max(40, min(os.get_terminal_size(self.stdout.fileno()).columns, 160))
+        except (AttributeError, ValueError, OSError):
+            return 100
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError instead of printing and exiting."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _Parser(add_help=False)
+    common.add_argument("--index", metavar="DIR", default=argparse.SUPPRESS,
+                        help="index folder (default: $SEARCH_INDEX, config file, or ./index)")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks for unexpected errors")
+
+    parser = _Parser(prog=PROG, description="Full-text search over a news corpus.",
+                     parents=[common])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+
+    p = sub.add_parser("index", parents=[common], help="build or update the index",
+                       description="Index the Markdown articles under CORPUS_DIR(s), "
+                       "updating only what changed since the last run.")
+    p.add_argument("corpus", nargs="*", metavar="CORPUS_DIR",
+                   help="corpus folder(s); default: the folders the index was built from")
+    p.add_argument("--full", action="store_true", help="rebuild the index from scratch")
+    p.add_argument("--strict", action="store_true", help="exit 1 when any file was skipped")
+    p.add_argument("--lock-timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="how long to wait for another indexer (default 10)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="parser processes (default: up to 2)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress, no skip lines")
+
+    q = sub.add_parser("query", parents=[common], help="search the index (for scripts)",
+                       description="Run a ranked query; see the README for the syntax.")
+    q.add_argument("query", nargs="?", default=None, metavar="QUERY",
+                   help="query text; '*' matches everything (omit with --batch)")
+    q.add_argument("--provider", action="append", default=[], metavar="NAME",
+                   help="only this provider (repeatable: any of them)")
+    q.add_argument("--topic", action="append", default=[], metavar="NAME",
+                   help="only this topic (repeatable: any of them)")
+    q.add_argument("--since", metavar="DATE", help="published on or after DATE (ISO)")
+    q.add_argument("--until", metavar="DATE", help="published on or before DATE (ISO)")
+    q.add_argument("--sort", choices=("relevance", "newest", "oldest", "quality"),
+                   default="relevance")
+    q.add_argument("--limit", type=int, default=10, metavar="N")
+    q.add_argument("--offset", type=int, default=0, metavar="N")
+    q.add_argument("--facet", action="append", choices=("provider", "topic", "year"),
+                   default=None, help="facet to count (repeatable; default provider)")
+    q.add_argument("--facet-size", type=int, default=10, metavar="N")
+    q.add_argument("--format", choices=("text", "json", "jsonl"), default="text")
+    q.add_argument("--color", choices=("auto", "always", "never"), default=None)
+    q.add_argument("--no-highlight", action="store_true", help="skip highlighting")
+    q.add_argument("--batch", action="store_true",
+                   help="read one query per line from stdin; one JSON object per line out")
+
+    s = sub.add_parser("stats", parents=[common], help="show index statistics")
+    s.add_argument("--format", choices=("text", "json"), default="text")
+
+    sub.add_parser("repl", parents=[common], help="interactive search (default on a terminal)")
+    return parser
+
+
+# ----------------------------------------------------------------- commands
+
+
+def _settings(args: argparse.Namespace, env: Env) -> Any:
+    from .config import resolve_settings
+
+    return resolve_settings(env.environ, getattr(args, "index", None), getattr(args, "color", None))
+
+
+def cmd_index(args: argparse.Namespace, env: Env) -> int:
+    from .indexer import build_index
+    from .output import dumps
+    from .store import read_meta
+
+    settings = _settings(args, env)
+    roots = [Path(c) for c in args.corpus]
+    if not roots:
+        meta = read_meta(settings.index_dir)
+        if not meta or not meta.roots:
+            raise UsageError("no corpus folder given: search index CORPUS_DIR")
+        roots = [Path(r) for r in meta.roots]
+    show_progress = not args.quiet and env.isatty(env.stderr)
+
+    def on_skip(path: str, reason: str) -> None:
+        if not args.quiet:
+            from .output import escape_control
+
+            if show_progress:
+                env.stderr.write("\r\x1b[K")
+            env.stderr.write(f"{escape_control(path)}: {escape_control(reason)}\n")
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % 50 == 0:
+            pct = 100 * done // max(total, 1)
+            bar = "#" * (pct // 4)
+            env.stderr.write(f"\rindexing [{bar:<25}] {done}/{total} ({pct}%)")
+            env.stderr.flush()
+
+    report = build_index(settings.index_dir, roots, full=args.full, on_skip=on_skip,
+                         progress=progress if show_progress else None,
+                         lock_timeout=args.lock_timeout, workers=args.workers)
+    if show_progress:
+        env.stderr.write("\r\x1b[K")
+    if args.format == "json":
+        env.stdout.write(dumps({
+            "indexed": report.indexed, "updated": report.updated, "removed": report.removed,
+            "unchanged": report.unchanged, "skipped": len(report.skipped),
+            "documents": report.documents, "seconds": round(report.seconds, 3),
+            "skipped_files": [{"path": p, "reason": r} for p, r in report.skipped],
+        }) + "\n")
+    else:
+        env.stdout.write(f"{report.summary()} ({report.documents} documents, "
+                         f"{report.seconds:.2f}s)\n")
+    if args.strict and report.skipped:
+        return ExitCode.NO_HITS
+    return ExitCode.OK
+
+
+def _request(args: argparse.Namespace, text: str) -> Any:
+    from .query import Filters, parse_date_bound
+    from .searcher import SearchRequest
+
+    filters = Filters(
+        providers=tuple(args.provider),
+        topics=tuple(args.topic),
+        since=parse_date_bound(args.since) if args.since else None,
+        until=parse_date_bound(args.until, end=True) if args.until else None,
+    )
+    if filters.since and filters.until and filters.since > filters.until:
+        raise UsageError(f"--since {args.since} is after --until {args.until}")
+    request = SearchRequest(
+        query=text, filters=filters, sort=args.sort, limit=args.limit, offset=args.offset,
+        facets=tuple(dict.fromkeys(args.facet or ["provider"])), facet_size=args.facet_size,
+        highlight=not args.no_highlight,
+    )
+    request.validate()
+    return request
+
+
+def cmd_query(args: argparse.Namespace, env: Env) -> int:
+    from .output import Style, color_enabled, render_json, render_jsonl, render_text
+    from .searcher import Searcher
+
+    settings = _settings(args, env)
+    if args.batch:
+        if args.query is not None:
+            raise UsageError("--batch reads queries from stdin; do not also give QUERY")
+        return _batch(args, env, settings)
+    if args.query is None:
+        raise UsageError("query: a QUERY is required (or --batch)")
+    request = _request(args, args.query)
+    with Searcher(settings.index_dir) as searcher:
+        page = searcher.search(request)
+    if args.format == "json":
+        env.stdout.write(render_json(page) + "\n")
+    elif args.format == "jsonl":
+        body = render_jsonl(page)
+        env.stdout.write(body + "\n" if body else "")
+    else:
+        style = Style(color_enabled(settings.color, env.isatty(env.stdout), env.environ))
+        env.stdout.write(render_text(page, style, env.width()) + "\n")
+    return ExitCode.OK if page.total else ExitCode.NO_HITS
+
+
+def _batch(args: argparse.Namespace, env: Env, settings: Any) -> int:
+    """One JSON result object per input line; errors become error objects."""
+    from .output import dumps, error_dict, page_dict
+    from .searcher import Searcher
+
+    any_hits = False
+    any_error = False
+    with Searcher(settings.index_dir) as searcher:
+        for line in env.stdin:
+            text = line.rstrip("\r\n")
+            if not text.strip():
+                continue
+            try:
+                page = searcher.search(_request(args, text))
+            except UsageError as exc:
+                any_error = True
+                env.stdout.write(dumps(error_dict(exc.kind, str(exc), text)) + "\n")
+            else:
+                any_hits = any_hits or page.total > 0
+                env.stdout.write(dumps(page_dict(page)) + "\n")
+            env.stdout.flush()
+    if any_error:
+        return ExitCode.ERROR
+    return ExitCode.OK if any_hits else ExitCode.NO_HITS
+
+
+def cmd_stats(args: argparse.Namespace, env: Env) -> int:
+    from .output import dumps, render_stats_text, stats_dict
+    from .searcher import Searcher
+
+    settings = _settings(args, env)
+    with Searcher(settings.index_dir) as searcher:
+        stats = searcher.stats()
+    if args.format == "json":
+        env.stdout.write(dumps(stats_dict(stats)) + "\n")
+    else:
+        env.stdout.write(render_stats_text(stats) + "\n")
+    return ExitCode.OK
+
+
+def cmd_repl(args: argparse.Namespace, env: Env) -> int:
+    from .repl import run_repl
+
+    return run_repl(_settings(args, env), env)
+
+
+COMMANDS = {"index": cmd_index, "query": cmd_query, "stats": cmd_stats, "repl": cmd_repl}
+
+
+# ----------------------------------------------------------------- entry point
+
+
+def _wants_json(argv: Sequence[str]) -> bool:
+    """Best guess at the output format when argument parsing itself failed."""
+    for i, arg in enumerate(argv):
+        if arg in ("--format",) and i + 1 < len(argv) and argv[i + 1] in ("json", "jsonl"):
+            return True
+        if arg in ("--format=json", "--format=jsonl"):
+            return True
+    return False
+
+
+def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
+    """Run the command line; returns the exit status (see ExitCode)."""
+    env = env or Env()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        debug = bool(getattr(args, "debug", False))
+        command = args.command
+        if command is None:
+            if env.isatty(env.stdin) and env.isatty(env.stdout):
+                command = "repl"
+            else:
+                build_parser().print_help(env.stdout)
+                return ExitCode.ERROR
+        return int(COMMANDS[command](args, env))
+    except SearchError as exc:
+        _report(env, argv, exc.kind, str(exc))
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        env.stderr.write("\ninterrupted\n")
+        return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        # the reader went away (`search query ... | head`): not an error of ours
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the exit flush
+        except OSError:
+            pass
+        return int(ExitCode.OK)
+    except Exception as exc:
+        if debug:
+            raise
+        _report(env, argv, "internal", f"internal error: {type(exc).__name__}: {exc} "
+                "(run with --debug for details)")
+        return int(ExitCode.ERROR)
+
+
+def _report(env: Env, argv: Sequence[str], kind: str, message: str) -> None:
+    from .output import dumps, error_dict, escape_control
+
+    if _wants_json(argv):
+        env.stderr.write(dumps(error_dict(kind, message)) + "\n")
+    else:
+        env.stderr.write(f"{PROG}: {escape_control(message)}\n")
+
+
+def main_entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,384 @@
+"""Corpus files → `Article` records.
+
+Everything read here is untrusted: YAML is loaded with the safe loader only
+(libyaml's when available), text fields are size-capped, and a file that cannot
+be turned into an article raises `SkipFile` with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import CorpusNotFoundError, SkipFile
+
+MARKDOWN_SUFFIXES = (".md", ".markdown")
+#: files larger than this are skipped: no news article's front matter is this big
+MAX_FILE_BYTES = 4 * 1024 * 1024
+#: caps that keep one hostile article from bloating the index or the terminal
+MAX_TITLE_CHARS = 1_000
+MAX_EXCERPT_CHARS = 10_000
+MAX_TOPICS = 100
+MAX_FIELD_CHARS = 2_000
+
+
+@dataclass(frozen=True)
+class Related:
+    """Another outlet's coverage of the same story (shown, never indexed)."""
+
+    title: str
+    url: str = ""
+    provider: str = ""
+    published: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Article:
+    """One indexable news article read from a corpus file."""
+
+    path: str  # relative to its corpus root, with forward slashes: the document key
+    title: str
+    excerpt: str = ""
+    topics: tuple[str, ...] = ()
+    provider: str = ""
+    provider_domain: str = ""
+    published: dt.datetime | None = None  # timezone-aware (UTC) or None
+    quality: int | None = None
+    url: str = ""  # webUrl, or originalUrl when there is no webUrl
+    original_url: str = ""
+    category: str = ""
+    type: str = ""
+    related: tuple[Related, ...] = field(default=(), compare=False)
+
+
+@dataclass(frozen=True)
+class CorpusFile:
+    """A file found by the corpus walk, with the stat data used for change detection."""
+
+    root: Path  # the corpus root it was found under (absolute)
+    relpath: str  # forward-slash path relative to root
+    abspath: Path
+    size: int
+    mtime_ns: int
+
+
+# --------------------------------------------------------------------- walking
+
+
+def walk_corpus(root: Path) -> Iterator[CorpusFile]:
+    """Yield every Markdown file under `root`, recursively, in sorted order.
+
+    Symlinked folders are followed once (a loop is cut by remembering the
+    (device, inode) of every folder entered); anything that is not a regular
+    file is skipped.
+    """
+    root = root.resolve() if root.exists() else root
+    try:
+        st = root.stat()
+    except OSError as exc:
+        raise CorpusNotFoundError(f"{root}: corpus folder not found ({exc.strerror})") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise CorpusNotFoundError(f"{root}: not a folder")
+    seen: set[tuple[int, int]] = {(st.st_dev, st.st_ino)}
+    stack: list[Path] = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            continue  # unreadable folder: nothing under it can be indexed
+        subdirs: list[Path] = []
+        for entry in entries:
+            try:
+                est = entry.stat(follow_symlinks=True)
+            except OSError:
+                continue  # dangling symlink or vanished entry
+            if stat.S_ISDIR(est.st_mode):
+                key = (est.st_dev, est.st_ino)
+                if key not in seen:
+                    seen.add(key)
+                    subdirs.append(Path(entry.path))
+            elif stat.S_ISREG(est.st_mode) and entry.name.lower().endswith(MARKDOWN_SUFFIXES):
+                path = Path(entry.path)
+                rel = path.relative_to(root).as_posix()
+                yield CorpusFile(root, rel, path, est.st_size, est.st_mtime_ns)
+        stack.extend(reversed(subdirs))
+
+
+# --------------------------------------------------------------------- parsing
+
+
+_LOADER: Any = None
+#: deeper YAML nesting than this is refused before constructing objects: the
+#: constructor would otherwise overflow the C stack and kill the process
+MAX_YAML_DEPTH = 200
+#: front matter smaller than this with few brackets cannot nest that deep
+_DEPTH_SCAN_BYTES = 16_384
+
+
+def _yaml_loader() -> Any:
+    """The safe loader (libyaml's when available) with lenient timestamps:
+    an impossible date such as 2022-13-45 stays a string instead of failing
+    the whole file."""
+    global _LOADER
+    if _LOADER is None:
+        import yaml
+
+        base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+        def timestamp(loader: Any, node: Any) -> Any:
+            try:
+                return yaml.constructor.SafeConstructor.construct_yaml_timestamp(loader, node)
+            except (ValueError, OverflowError):
+                return loader.construct_scalar(node)
+
+        _LOADER = type("LenientSafeLoader", (base,), {})
+        _LOADER.add_constructor("tag:yaml.org,2002:timestamp", timestamp)
+    return _LOADER
+
+
+def _check_depth(yaml_text: str) -> None:
+    """Refuse pathological nesting cheaply: a full event scan only for large
+    or bracket-heavy front matter."""
+    if len(yaml_text) < _DEPTH_SCAN_BYTES and yaml_text.count("[") + yaml_text.count("{") < 100:
+        return
+    import yaml
+
+    depth = 0
+    try:
+        for event in yaml.parse(yaml_text, Loader=_yaml_loader()):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    raise SkipFile(f"invalid YAML: nesting deeper than {MAX_YAML_DEPTH} levels")
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # the real load reports the syntax error with its line
+
+
+def decode_text(data: bytes) -> str:
+    """Decode a corpus file: UTF-8 (with or without BOM), or UTF-16 with a BOM."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise SkipFile(f"invalid UTF-16 text ({exc.reason})") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SkipFile(
+            f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        ) from None
+    if "\x00" in text:
+        raise SkipFile("binary file (NUL bytes)")
+    return text
+
+
+def split_front_matter(text: str) -> str:
+    """Return the YAML text between the opening `---` line and the closing
+    `---` (or `...`) line."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    first, _, rest = text.partition("\n")
+    if first.rstrip() != "---":
+        raise SkipFile("no front matter (file does not start with a '---' line)")
+    lines = rest.split("\n")
+    for i, line in enumerate(lines):
+        if line.rstrip() in ("---", "..."):
+            return "\n".join(lines[:i])
+    raise SkipFile("unterminated front matter (no closing '---' line)")
+
+
+def load_front_matter(yaml_text: str) -> dict[str, Any]:
+    """Parse front matter YAML safely into a mapping, or raise SkipFile."""
+    import yaml
+
+    _check_depth(yaml_text)
+    try:
+        data = yaml.load(yaml_text, Loader=_yaml_loader())
+    except yaml.constructor.ConstructorError as exc:
+        problem = (exc.problem or "unsupported YAML").split("\n")[0]
+        raise SkipFile(f"unsafe or unsupported YAML tag: {problem}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 2}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).split("\n")[0]
+        raise SkipFile(f"invalid YAML{where}: {problem}") from None
+    except RecursionError:
+        raise SkipFile("invalid YAML: nesting too deep") from None
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise SkipFile(f"invalid YAML value: {exc}") from None
+    if data is None:
+        raise SkipFile("empty front matter")
+    if not isinstance(data, dict):
+        raise SkipFile(f"front matter is a {type(data).__name__}, not a mapping")
+    return data
+
+
+def _scalar_text(value: Any, limit: int) -> str:
+    """A scalar as text, capped; lists, mappings and aliases to them give ''.
+
+    Refusing containers is what keeps YAML alias bombs harmless: we never
+    stringify a structure.
+    """
+    if value is None or isinstance(value, (list, dict, set, tuple, bytes)):
+        return ""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, (dt.datetime, dt.date)):
+        text = value.isoformat()
+    else:
+        text = str(value)
+    text = " ".join(text.split()) if "\n" in text or "\t" in text else text.strip()
+    return text[:limit]
+
+
+def _topics(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        return ()
+    out: list[str] = []
+    for item in value[:MAX_TOPICS]:
+        text = _scalar_text(item, MAX_FIELD_CHARS)
+        if text and text not in out:
+            out.append(text)
+    return tuple(out)
+
+
+def _provider(value: Any) -> tuple[str, str]:
+    if isinstance(value, dict):
+        return (
+            _scalar_text(value.get("name"), MAX_FIELD_CHARS),
+            _scalar_text(value.get("domain"), MAX_FIELD_CHARS),
+        )
+    return _scalar_text(value, MAX_FIELD_CHARS), ""
+
+
+def parse_datetime(value: Any) -> dt.datetime | None:
+    """A timezone-aware UTC datetime from a YAML value, or None when unusable.
+
+    Naive datetimes are taken as UTC (the corpus writes `Z` times).
+    """
+    if isinstance(value, dt.datetime):
+        result = value
+    elif isinstance(value, dt.date):
+        result = dt.datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            result = dt.datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    else:
+        return None
+    if result.tzinfo is None:
+        result = result.replace(tzinfo=dt.timezone.utc)
+    try:
+        return result.astimezone(dt.timezone.utc)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _quality(value: Any) -> int | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        number = value
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    if number != number or abs(number) > 2**31:  # NaN or absurd
+        return None
+    return int(number)
+
+
+def _related(value: Any) -> tuple[Related, ...]:
+    if not isinstance(value, list):
+        return ()
+    out = []
+    for item in value[:200]:
+        if not isinstance(item, dict):
+            continue
+        title = _scalar_text(item.get("title"), MAX_TITLE_CHARS)
+        if not title:
+            continue
+        url = _scalar_text(item.get("webUrl") or item.get("originalUrl"), MAX_FIELD_CHARS)
+        out.append(
+            Related(
+                title=title,
+                url=url,
+                provider=_provider(item.get("provider"))[0],
+                published=parse_datetime(item.get("publishedDateTime")),
+            )
+        )
+    return tuple(out)
+
+
+def article_from_mapping(relpath: str, data: dict[str, Any], with_related: bool = False) -> Article:
+    """Build an Article from parsed front matter, or raise SkipFile."""
+    title = _scalar_text(data.get("title"), MAX_TITLE_CHARS)
+    excerpt = _scalar_text(data.get("excerpt"), MAX_EXCERPT_CHARS)
+    if not title and not excerpt:
+        raise SkipFile("no title or excerpt")
+    provider, domain = _provider(data.get("provider"))
+    web_url = _scalar_text(data.get("webUrl"), MAX_FIELD_CHARS)
+    original_url = _scalar_text(data.get("originalUrl"), MAX_FIELD_CHARS)
+    return Article(
+        path=relpath,
+        title=title,
+        excerpt=excerpt,
+        topics=_topics(data.get("topics")),
+        provider=provider,
+        provider_domain=domain,
+        published=parse_datetime(data.get("publishedDateTime")),
+        quality=_quality(data.get("quality")),
+        url=web_url or original_url,
+        original_url=original_url,
+        category=_scalar_text(data.get("category"), MAX_FIELD_CHARS),
+        type=_scalar_text(data.get("type"), MAX_FIELD_CHARS),
+        related=_related(data.get("related")) if with_related else (),
+    )
+
+
+def parse_article(relpath: str, data: bytes, with_related: bool = False) -> Article:
+    """Parse one corpus file's bytes into an Article, or raise SkipFile."""
+    if len(data) > MAX_FILE_BYTES:
+        raise SkipFile(f"file too large ({len(data)} bytes; limit {MAX_FILE_BYTES})")
+    mapping = load_front_matter(split_front_matter(decode_text(data)))
+    return article_from_mapping(relpath, mapping, with_related=with_related)
+
+
+def read_article(path: Path, relpath: str | None = None, with_related: bool = False) -> Article:
+    """Read and parse one file; unreadable files raise SkipFile too."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise SkipFile(f"cannot read file ({exc.strerror or exc})") from None
+    return parse_article(relpath or path.name, data, with_related=with_related)
+
+
+def iter_articles(files: Iterable[CorpusFile]) -> Iterator[tuple[CorpusFile, Article | SkipFile]]:
+    """Parse files one by one, pairing each with its Article or its SkipFile."""
+    for cf in files:
+        try:
+            yield cf, read_article(cf.abspath, cf.relpath)
+        except SkipFile as exc:
+            yield cf, exc

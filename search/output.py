@@ -1,0 +1,306 @@
+"""Renderers: result pages, stats and errors as JSON, JSON Lines or text.
+
+One set of renderers serves the `query` command and the REPL. Corpus text is
+untrusted: the text renderers escape control characters so nothing from an
+article can drive the terminal; JSON escapes them by construction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import textwrap
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .searcher import Facet, Hit, IndexStats, ResultPage, Span
+
+#: highlight markers in JSON output (documented in the README)
+MARK_OPEN = "<mark>"
+MARK_CLOSE = "</mark>"
+
+# C0/C1 controls, DEL, and the Unicode bidi/format characters that can
+# reorder or hide text on a terminal
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def escape_control(text: str) -> str:
+    """Make corpus text safe for a terminal: controls become visible escapes."""
+    return _UNSAFE.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
+
+
+# ----------------------------------------------------------------- styling
+
+
+@dataclass(frozen=True)
+class Style:
+    """ANSI styling, or none. Built once per output stream."""
+
+    enabled: bool = False
+
+    def _wrap(self, code: str, text: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.enabled and text else text
+
+    def bold(self, text: str) -> str:
+        return self._wrap("1", text)
+
+    def dim(self, text: str) -> str:
+        return self._wrap("2", text)
+
+    def mark(self, text: str) -> str:
+        return self._wrap("1;33", text)
+
+    def accent(self, text: str) -> str:
+        return self._wrap("36", text)
+
+    def error(self, text: str) -> str:
+        return self._wrap("31", text)
+
+
+def color_enabled(mode: str, isatty: bool, environ: Mapping[str, str]) -> bool:
+    """--color always|never wins; auto means a terminal and no NO_COLOR."""
+    if mode == "always":
+        return True
+    if mode == "never":
+        return False
+    return isatty and not environ.get("NO_COLOR") and environ.get("TERM") != "dumb"
+
+
+def marked(text: str, spans: tuple[Span, ...], open_: str = MARK_OPEN, close: str = MARK_CLOSE) -> str:
+    """Wrap each span of `text` in markers (adjacent spans are merged)."""
+    if not spans:
+        return text
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    out, pos = [], 0
+    for start, end in merged:
+        out.append(text[pos:start])
+        out.append(open_ + text[start:end] + close)
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def styled(text: str, spans: tuple[Span, ...], style: Style, base: Any = None) -> str:
+    """Escape `text` for a terminal and highlight its spans."""
+    if not spans or not style.enabled:
+        safe = escape_control(text)
+        return base(safe) if base else safe
+    # escape piecewise so span offsets still line up with the original text
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    out, pos = [], 0
+    plain = base or (lambda s: s)
+    for start, end in merged:
+        out.append(plain(escape_control(text[pos:start])))
+        out.append(style.mark(escape_control(text[start:end])))
+        pos = end
+    out.append(plain(escape_control(text[pos:])))
+    return "".join(out)
+
+
+# ----------------------------------------------------------------- JSON
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def hit_dict(hit: Hit, scored: bool = True) -> dict[str, Any]:
+    return {
+        "rank": hit.rank,
+        "score": hit.score if scored else None,
+        "path": hit.path,
+        "title": hit.title,
+        "excerpt": hit.excerpt,
+        "provider": hit.provider or None,
+        "topics": list(hit.topics),
+        "published": iso(hit.published),
+        "url": hit.url or None,
+        "quality": hit.quality,
+        "highlights": {
+            "title": marked(hit.title, hit.title_spans),
+            "excerpt": marked(hit.excerpt, hit.excerpt_spans),
+        },
+    }
+
+
+def facet_list(facet: Facet) -> list[dict[str, Any]]:
+    return [{"value": v.value, "count": v.count} for v in facet.values]
+
+
+def page_dict(page: ResultPage) -> dict[str, Any]:
+    """The stable JSON object for one result page (schema in the README)."""
+    req = page.request
+    return {
+        "query": req.query,
+        "total": page.total,
+        "offset": req.offset,
+        "limit": req.limit,
+        "took_ms": page.took_ms,
+        "hits": [hit_dict(h, page.scored) for h in page.hits],
+        "facets": {name: facet_list(f) for name, f in page.facets.items()},
+        "facet_info": {
+            name: {"distinct": f.distinct, "other": f.other} for name, f in page.facets.items()
+        },
+    }
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def render_json(page: ResultPage) -> str:
+    return dumps(page_dict(page))
+
+
+def render_jsonl(page: ResultPage) -> str:
+    """One hit object per line (no trailing newline); empty for no hits."""
+    return "\n".join(dumps(hit_dict(h, page.scored)) for h in page.hits)
+
+
+def error_dict(kind: str, message: str, query: str | None = None) -> dict[str, Any]:
+    err: dict[str, Any] = {"error": {"kind": kind, "message": message}}
+    if query is not None:
+        err["query"] = query
+    return err
+
+
+def stats_dict(stats: IndexStats) -> dict[str, Any]:
+    return {
+        "documents": stats.documents,
+        "providers": stats.providers,
+        "topics": stats.topics,
+        "first_published": iso(stats.first_published),
+        "last_published": iso(stats.last_published),
+        "size_bytes": stats.size_bytes,
+        "segments": stats.segments,
+        "last_indexed": stats.last_indexed,
+        "roots": list(stats.roots),
+        "index": stats.index_dir,
+        "schema_version": stats.schema_version,
+    }
+
+
+# ----------------------------------------------------------------- text
+
+
+def _date(value: dt.datetime | None) -> str:
+    return value.strftime("%Y-%m-%d") if value else "no date"
+
+
+def render_hit_text(hit: Hit, style: Style, width: int = 100, excerpt_lines: int = 2) -> str:
+    """A hit as a few lines for a person: rank, title, meta line, excerpt."""
+    num = f"{hit.rank:>3}. "
+    indent = " " * len(num)
+    title = styled(hit.title or "(untitled)", hit.title_spans, style, style.bold)
+    meta_parts = [escape_control(hit.provider or "unknown provider"), _date(hit.published)]
+    if hit.topics:
+        meta_parts.append(escape_control(", ".join(hit.topics[:4])))
+    lines = [num + title, indent + style.dim(" · ".join(meta_parts))]
+    if hit.excerpt and excerpt_lines:
+        snippet = _snippet(hit.excerpt, hit.excerpt_spans, (width - len(indent)) * excerpt_lines)
+        text, spans = snippet
+        wrapped = textwrap.wrap(text, max(20, width - len(indent)))[:excerpt_lines]
+        # re-highlight per wrapped line by locating each line in the snippet
+        pos = 0
+        for line in wrapped:
+            start = text.find(line, pos)
+            end = start + len(line)
+            line_spans = tuple(
+                (max(s, start) - start, min(e, end) - start) for s, e in spans if s < end and e > start
+            )
+            lines.append(indent + styled(line, line_spans, style))
+            pos = end
+    if hit.url:
+        lines.append(indent + style.accent(escape_control(hit.url)))
+    return "\n".join(lines)
+
+
+def _snippet(text: str, spans: tuple[Span, ...], budget: int) -> tuple[str, tuple[Span, ...]]:
+    """A window of `text` of about `budget` chars around the first match."""
+    if len(text) <= budget:
+        return text, spans
+    start = 0
+    if spans:
+        first = min(s for s, _ in spans)
+        if first > budget // 3:
+            start = text.rfind(" ", 0, first - budget // 4) + 1
+    end = min(len(text), start + budget)
+    if end < len(text):
+        cut = text.rfind(" ", start, end)
+        end = cut if cut > start else end
+    prefix = "…" if start else ""
+    suffix = "…" if end < len(text) else ""
+    shift = len(prefix) - start
+    window = prefix + text[start:end] + suffix
+    kept = tuple((s + shift, e + shift) for s, e in spans if s >= start and e <= end)
+    return window, kept
+
+
+def render_facet_text(facet: Facet, style: Style, width: int = 100) -> str:
+    label = f"{facet.name}: "
+    if not facet.values:
+        return style.dim(label + "(none)")
+    parts = [f"{escape_control(str(v.value))} {style.bold(str(v.count))}" for v in facet.values]
+    more = facet.distinct - len(facet.values)
+    tail = f"  (+{more} more, {facet.other} hits)" if more > 0 else ""
+    body = textwrap.fill(" · ".join(parts) + tail, width, initial_indent=label,
+                         subsequent_indent=" " * len(label), break_on_hyphens=False)
+    return body
+
+
+def render_summary(page: ResultPage, style: Style) -> str:
+    req = page.request
+    shown = len(page.hits)
+    if page.total == 0:
+        return style.bold("no hits") + style.dim(f" ({page.took_ms:.1f} ms)")
+    first = req.offset + 1
+    last = req.offset + shown
+    noun = "hit" if page.total == 1 else "hits"
+    span = f"showing {first}–{last}" if shown else f"none on this page (offset {req.offset})"
+    return f"{style.bold(str(page.total))} {noun} · {span} · {page.took_ms:.1f} ms"
+
+
+def render_text(page: ResultPage, style: Style, width: int = 100) -> str:
+    """A whole result page for a person."""
+    blocks = [render_hit_text(h, style, width) for h in page.hits]
+    out = "\n\n".join(blocks)
+    footer = [render_summary(page, style)]
+    footer += [render_facet_text(f, style, width) for f in page.facets.values()]
+    return (out + "\n\n" if out else "") + "\n".join(footer)
+
+
+def render_stats_text(stats: IndexStats) -> str:
+    rows = [
+        ("documents", f"{stats.documents:,}"),
+        ("providers", f"{stats.providers:,}"),
+        ("topics", f"{stats.topics:,}"),
+        ("published", f"{_date(stats.first_published)} … {_date(stats.last_published)}"),
+        ("index size", _size(stats.size_bytes) + f" in {stats.segments} segment(s)"),
+        ("index", stats.index_dir),
+        ("last indexed", stats.last_indexed or "unknown"),
+        ("from", ", ".join(stats.roots) or "unknown"),
+    ]
+    return "\n".join(f"{k:>13}  {escape_control(v)}" for k, v in rows)
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"

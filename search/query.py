@@ -1,0 +1,353 @@
+"""User query text and filter options → Whoosh query objects.
+
+Syntax is Lucene-like: plain words are OR'ed with a bonus for matching more
+of them (so a pasted headline finds its story), and `AND`, `OR`, `NOT`,
+`-term`, `+term`, `"phrases"`, `field:term`, `term*`, `[a TO b]` ranges and
+`*` work as Lucene users expect. Parsing never fails: text that the full
+grammar rejects is searched as plain words.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import UsageError
+from .schema import TEXT_FIELDS
+
+#: query-time weights of the text fields (BM25F per-field boosts)
+FIELD_BOOSTS = {"title": 2.5, "excerpt": 1.0, "topics": 1.5}
+#: reward for documents matching more of the OR'ed words (Whoosh OrGroup scale)
+OR_SCALE = 0.9
+#: user-facing field names → index fields
+FIELD_ALIASES = {
+    "topic": ["tag", "tags"],
+    "provider": ["source", "site"],
+    "published": ["date"],
+}
+#: the field names users may type before a colon (for help and completion)
+QUERY_FIELDS = ("title", "excerpt", "topics", "topic", "provider", "published", "year",
+                "quality", "type", "category", "path")
+#: characters with a meaning in the query grammar; stripped for the fallback
+_SYNTAX_CHARS = re.compile(r'[\\"\'()\[\]{}^~:*?+\-!<>=]')
+_OPERATOR_WORDS = re.compile(r"\b(AND|OR|NOT|ANDNOT|ANDMAYBE|TO)\b")
+MAX_QUERY_CHARS = 4_000
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Filters applied on top of the query (command-line flags, REPL drill-down)."""
+
+    providers: tuple[str, ...] = ()  # OR'ed
+    topics: tuple[str, ...] = ()  # OR'ed
+    since: dt.datetime | None = None  # inclusive, UTC
+    until: dt.datetime | None = None  # inclusive, UTC
+
+    def is_empty(self) -> bool:
+        return not (self.providers or self.topics or self.since or self.until)
+
+
+def parse_date_bound(text: str, end: bool = False) -> dt.datetime:
+    """An ISO date or date-time as an aware UTC datetime.
+
+    A bare date means the whole day: its start for --since, its last
+    microsecond for --until, so both bounds are inclusive.
+    """
+    raw = text.strip()
+    try:
+        if re.fullmatch(r"\d{4}", raw):
+            day = dt.date(int(raw), 12 if end else 1, 31 if end else 1)
+            raw_date: dt.date | None = day
+        elif re.fullmatch(r"\d{4}-\d{2}", raw):
+            year, month = int(raw[:4]), int(raw[5:])
+            first = dt.date(year, month, 1)
+            if end:
+                nxt = dt.date(year + (month == 12), month % 12 + 1, 1)
+                first = nxt - dt.timedelta(days=1)
+            raw_date = first
+        elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+            raw_date = dt.date.fromisoformat(raw)
+        else:
+            raw_date = None
+        if raw_date is not None:
+            moment = dt.datetime.combine(raw_date, dt.time.max if end else dt.time.min)
+            return moment.replace(tzinfo=dt.timezone.utc)
+        value = dt.datetime.fromisoformat(raw[:-1] + "+00:00" if raw.endswith("Z") else raw)
+    except ValueError:
+        raise UsageError(
+            f"invalid date {text!r}: use an ISO date such as 2022-04-18 (or 2022-04, 2022)"
+        ) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc)
+
+
+def to_naive_utc(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+#: index fields that filter rather than rank
+FILTER_FIELDS = frozenset({"provider", "topic", "published", "year", "quality", "type",
+                           "category", "path"})
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """A user query split into the part that ranks and the part that filters."""
+
+    ranked: Any  # whoosh Query; Every() when only filters were given
+    filter: Any | None  # whoosh Query or None
+
+    def is_match_all(self) -> bool:
+        from whoosh import query
+
+        return isinstance(self.ranked, query.Every)
+
+
+class QueryBuilder:
+    """Builds Whoosh queries for one schema; reuse it, parsers are costly to make."""
+
+    def __init__(self, schema: Any) -> None:
+        self.schema = schema
+        self._parser: Any = None
+        self._plain: Any = None
+
+    def _make_parser(self, full: bool) -> Any:
+        from whoosh import qparser
+        from whoosh.qparser.dateparse import DateParserPlugin
+
+        parser = qparser.MultifieldParser(
+            list(TEXT_FIELDS),
+            self.schema,
+            fieldboosts=FIELD_BOOSTS,
+            group=qparser.OrGroup.factory(OR_SCALE),
+        )
+        if full:
+            parser.add_plugin(qparser.PlusMinusPlugin())
+            parser.add_plugin(qparser.GtLtPlugin())
+            parser.add_plugin(DateParserPlugin(free=False))
+            parser.add_plugin(qparser.FieldAliasPlugin(FIELD_ALIASES))
+        else:
+            # plain words only: no fields, operators, phrases, ranges or wildcards
+            for plugin_cls in (qparser.FieldsPlugin, qparser.WildcardPlugin,
+                               qparser.PhrasePlugin, qparser.RangePlugin,
+                               qparser.GroupPlugin, qparser.OperatorsPlugin,
+                               qparser.BoostPlugin, qparser.EveryPlugin,
+                               qparser.SingleQuotePlugin):
+                parser.remove_plugin_class(plugin_cls)
+        return parser
+
+    @property
+    def parser(self) -> Any:
+        if self._parser is None:
+            self._parser = self._make_parser(full=True)
+        return self._parser
+
+    @property
+    def plain_parser(self) -> Any:
+        if self._plain is None:
+            self._plain = self._make_parser(full=False)
+        return self._plain
+
+    def parse(self, text: str) -> ParsedQuery:
+        """Parse user query text; never raises on malformed input.
+
+        Empty text and `*` match every document. Top-level clauses on filter
+        fields (`provider:`, `topic:`, `published:`...) restrict the results
+        instead of ranking them: values of one field are alternatives,
+        different fields must all match.
+        """
+        from whoosh import query
+
+        text = text[:MAX_QUERY_CHARS].strip()
+        if not text or text == "*":
+            return ParsedQuery(query.Every(), None)
+        try:
+            raw = self.parser.parse(text, normalize=False)
+            if not _has_error(raw):
+                return _split_filters(_rewrite_negations(raw))
+        except Exception:  # noqa: BLE001 - whoosh's grammar raises assorted errors
+            pass
+        return ParsedQuery(self.parse_plain(text), None)
+
+    def parse_plain(self, text: str) -> Any:
+        """Search the words of `text` with no syntax at all."""
+        from whoosh import query
+
+        words = _SYNTAX_CHARS.sub(" ", text)
+        words = _OPERATOR_WORDS.sub(lambda m: m.group(0).lower(), words)
+        try:
+            q = self.plain_parser.parse(words)
+        except Exception:  # noqa: BLE001
+            return query.NullQuery
+        return query.NullQuery if _has_error(q) else q
+
+    def filter_query(self, filters: Filters) -> Any | None:
+        """The filter as a Whoosh query, or None when there is no filter."""
+        from whoosh import query
+
+        parts: list[Any] = []
+        if filters.providers:
+            parts.append(_any_of("provider", filters.providers))
+        if filters.topics:
+            parts.append(_any_of("topic", filters.topics))
+        if filters.since or filters.until:
+            parts.append(
+                query.DateRange(
+                    "published",
+                    to_naive_utc(filters.since) if filters.since else None,
+                    to_naive_utc(filters.until) if filters.until else None,
+                )
+            )
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else query.And(parts)
+
+
+def _any_of(fieldname: str, values: Sequence[str]) -> Any:
+    from whoosh import query
+
+    terms = [query.Term(fieldname, v.strip().lower()) for v in values if v.strip()]
+    return terms[0] if len(terms) == 1 else query.Or(terms)
+
+
+def _has_error(q: Any) -> bool:
+    """Whether the parser marked part of the query as unparseable."""
+    from whoosh import query
+
+    for sub in _walk(q):
+        if getattr(sub, "error", None) is not None:
+            return True
+        if isinstance(sub, query.qcore._NullQuery) and sub is not query.NullQuery:
+            return True
+    return False
+
+
+def _walk(q: Any) -> Any:
+    yield q
+    if q.is_leaf():
+        return
+    for child in q.children():
+        yield from _walk(child)
+
+
+def _is_empty(q: Any) -> bool:
+    from whoosh import query
+
+    return isinstance(q, query.compound.CompoundQuery) and not q.subqueries
+
+
+def _rewrite_negations(q: Any) -> Any:
+    """Give negations their Lucene meaning: in a group, `NOT x` / `-x`
+    excludes x from what the other clauses match, and a group of negations
+    alone means "everything except". Whoosh would instead OR a Not in (so
+    `NOT spam apps` matched nearly everything) or drop it (`-spam` matched
+    nothing)."""
+    from whoosh import query
+
+    if q.is_leaf():
+        return q
+    if isinstance(q, query.Not):
+        return query.AndNot(query.Every(), _rewrite_negations(q.query))
+    if isinstance(q, query.AndNot):
+        a, b = _rewrite_negations(q.a), _rewrite_negations(q.b)
+        if _is_empty(b):
+            return a
+        return query.AndNot(query.Every() if _is_empty(a) else a, b)
+    if isinstance(q, (query.Or, query.And)):
+        subs = [s for s in q.subqueries]
+        negs = [s.query for s in subs if isinstance(s, query.Not)]
+        pos = [_rewrite_negations(s) for s in subs if not isinstance(s, query.Not)]
+        pos = [s for s in pos if not _is_empty(s)]
+        group = q.__class__(pos, boost=q.boost, **({"scale": q.scale} if isinstance(q, query.Or) else {}))
+        if not negs:
+            return group
+        excluded = [_rewrite_negations(n) for n in negs]
+        base = group if pos else query.Every()
+        return query.AndNot(base, excluded[0] if len(excluded) == 1 else query.Or(excluded))
+    if isinstance(q, query.AndMaybe):
+        a, b = _rewrite_negations(q.a), _rewrite_negations(q.b)
+        if _is_empty(b):
+            return a
+        return query.AndMaybe(query.Every() if _is_empty(a) else a, b)
+    return q.apply(_rewrite_negations)
+
+
+def _fields_of(q: Any) -> set[str]:
+    fields: set[str] = set()
+    for sub in _walk(q):
+        if sub.is_leaf() and getattr(sub, "fieldname", None):
+            fields.add(sub.fieldname)
+    return fields
+
+
+def _split_filters(q: Any) -> ParsedQuery:
+    """Move top-level clauses on filter fields out of the ranked query."""
+    from whoosh import query
+
+    def split(node: Any, implicit: bool) -> tuple[Any, Any | None]:
+        if isinstance(node, query.AndNot):
+            pos, flt = split(node.a, implicit)
+            return query.AndNot(pos, node.b).normalize(), flt
+        while isinstance(node, (query.Or, query.And)) and len(node.subqueries) == 1:
+            node, implicit = node.subqueries[0], False
+        # the parser's top-level group is the implicit OR of the clauses; an
+        # explicit `a OR provider:x` keeps its meaning, AND groups are safe
+        if isinstance(node, query.And) or (isinstance(node, query.Or) and implicit):
+            children = list(node.subqueries)
+        else:
+            children = [node]
+        by_field: dict[str, list[Any]] = {}
+        rest: list[Any] = []
+        for child in children:
+            fields = _fields_of(child)
+            if len(fields) == 1 and fields <= FILTER_FIELDS and not _is_empty(child):
+                by_field.setdefault(next(iter(fields)), []).append(child)
+            else:
+                rest.append(child)
+        if not by_field:
+            return node.normalize(), None
+        groups = [v[0] if len(v) == 1 else query.Or(v) for v in by_field.values()]
+        flt = groups[0] if len(groups) == 1 else query.And(groups)
+        if not rest:
+            ranked = query.Every()
+        elif len(rest) == 1:
+            ranked = rest[0]
+        else:
+            ranked = node.__class__(rest, **({"scale": node.scale} if isinstance(node, query.Or) else {}))
+        return ranked.normalize(), flt.normalize()
+
+    ranked, flt = split(q, True)
+    if ranked is query.NullQuery or isinstance(ranked, query.qcore._NullQuery):
+        ranked = query.NullQuery
+    return ParsedQuery(ranked, flt)
+
+
+def positive_terms(q: Any, reader: Any) -> set[tuple[str, str]]:
+    """(field, text) terms that a matching document may contain: every term
+    except those under a negation, with wildcards expanded. For highlighting."""
+    from whoosh import query
+
+    out: set[tuple[str, str]] = set()
+
+    def visit(node: Any) -> None:
+        if isinstance(node, query.Not):
+            return
+        if isinstance(node, query.AndNot):
+            visit(node.a)
+            return
+        if node.is_leaf():
+            try:
+                for field, text in node.existing_terms(reader, expand=True):
+                    out.add((field, text.decode("utf-8", "replace") if isinstance(text, bytes) else text))
+            except Exception:  # noqa: BLE001 - odd leaves (ranges, Every) have no terms
+                pass
+            return
+        for child in node.children():
+            visit(child)
+
+    visit(q)
+    return out

@@ -1,0 +1,129 @@
+"""Fixtures: tiny corpora written to temp folders, and built indexes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SHARED_CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+
+
+def front_matter(**fields: Any) -> str:
+    """Front matter text in the corpus's style (hand-written YAML)."""
+    lines = ["---"]
+    for key, value in fields.items():
+        if isinstance(value, dict):
+            lines.append(f"{key}:")
+            lines += [f"  {k}: {v}" for k, v in value.items()]
+        elif isinstance(value, list):
+            lines.append(f"{key}:")
+            lines += [f"  - {v}" for v in value]
+        else:
+            lines.append(f"{key}: {value}")
+    lines.append("---")
+    return "\n".join(lines) + "\n"
+
+
+def article_text(title: str, excerpt: str = "", provider: str = "Example News",
+                 published: str | None = "2022-04-18T10:00:00Z", topics: list[str] | None = None,
+                 quality: int | None = 50, url: str | None = None, **extra: Any) -> str:
+    fields: dict[str, Any] = {"category": "news", "title": _q(title)}
+    if excerpt:
+        fields["excerpt"] = _q(excerpt)
+    if published is not None:
+        fields["publishedDateTime"] = published
+    if url:
+        fields["webUrl"] = _q(url)
+    fields["type"] = "article"
+    if quality is not None:
+        fields["quality"] = quality
+    if provider:
+        fields["provider"] = {"name": _q(provider), "domain": "example.com"}
+    fields["topics"] = topics if topics is not None else ["AI"]
+    fields.update(extra)
+    return front_matter(**fields)
+
+
+def _q(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class Corpus:
+    """A corpus folder that tests write articles into."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def add(self, rel: str, title: str = "", **kw: Any) -> Path:
+        return self.write(rel, article_text(title, **kw))
+
+    def write(self, rel: str, text: str | bytes) -> Path:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text, encoding="utf-8")
+        return path
+
+    def touch_later(self, path: Path, seconds: int = 5) -> None:
+        st = path.stat()
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + seconds * 1_000_000_000))
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Corpus:
+    return Corpus(tmp_path / "corpus")
+
+
+@pytest.fixture
+def index_dir(tmp_path: Path) -> Path:
+    return tmp_path / "index"
+
+
+@pytest.fixture
+def news(corpus: Corpus) -> Corpus:
+    """A small, varied corpus with known answers."""
+    corpus.add("_news/2022-04-18-ukraine.md",
+               "Ukraine uses facial recognition to identify dead Russian soldiers",
+               excerpt="Officials use software from a US company to scan faces.",
+               provider="Reuters", published="2022-04-18T22:59:00Z",
+               topics=["Computer Vision", "AI"], quality=79,
+               url="https://example.com/ukraine")
+    corpus.add("_news/2021-03-01-portals.md", "Power Apps portals FAQs",
+               excerpt="Answers to common questions about Power Apps portals.",
+               provider="Microsoft", published="2021-03-01T08:00:00Z",
+               topics=["Power Apps", "Portals"], quality=120)
+    corpus.add("_news/2021-05-02-mobile.md", "Create mobile apps with Power Apps",
+               excerpt="Build apps for phones without code.",
+               provider="Microsoft", published="2021-05-02T08:00:00Z",
+               topics=["Power Apps"], quality=90)
+    corpus.add("_news/2020-01-10-chips.md", "New AI chips speed up machine learning",
+               excerpt="Chip makers race to build faster hardware for neural networks.",
+               provider="The Guardian", published="2020-01-10T12:00:00Z",
+               topics=["AI", "Hardware"], quality=60)
+    corpus.add("_news/2023-07-07-robots.md", "Robots learn to walk in a day",
+               excerpt="Reinforcement learning lets robots walk after hours of practice.",
+               provider="the guardian", published="2023-07-07T12:00:00Z",
+               topics=["AI", "Robotics"], quality=None)
+    corpus.add("archive/2019-12-20-nodate.md", "Facebook removes fake accounts",
+               excerpt="Accounts used AI generated profile photos.",
+               provider="BBC", published=None, topics=["AI"], quality=40)
+    return corpus
+
+
+@pytest.fixture
+def built(news: Corpus, index_dir: Path) -> Path:
+    from search.indexer import build_index
+
+    build_index(index_dir, [news.root])
+    return index_dir
+
+
+def requires_shared_corpus() -> Any:
+    return pytest.mark.skipif(not SHARED_CORPUS.is_dir(),
+                              reason=f"shared corpus not found at {SHARED_CORPUS}")
