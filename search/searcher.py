@@ -419,6 +419,22 @@ class Searcher:
 
     # -- index facts
 
+    def whoosh_searcher(self) -> Any:
+        """The underlying, up-to-date Whoosh searcher (for spelling and
+        other low-level needs); owned by this object, do not close it."""
+        return self._open()
+
+    def document_count(self) -> int:
+        return int(self._open().doc_count())
+
+    def article(self, hit: Hit) -> Any:
+        """The full Article behind a hit, re-read from its file (with the
+        related coverage that the index does not keep). Raises SkipFile when
+        the file is gone or no longer parses."""
+        from .documents import read_article
+
+        return read_article(Path(hit.root) / hit.path, hit.path, with_related=True)
+
     def values(self, name: str) -> list[FacetValue]:
         """Every value of a facet over the whole index, most common first
         (for completion and listings)."""
