@@ -35,6 +35,7 @@ QUERY_FIELDS = ("title", "excerpt", "topics", "topic", "provider", "published", 
 _SYNTAX_CHARS = re.compile(r'[\\"\'()\[\]{}^~:*?+\-!<>=]')
 _OPERATOR_WORDS = re.compile(r"\b(AND|OR|NOT|ANDNOT|ANDMAYBE|TO)\b")
 MAX_QUERY_CHARS = 4_000
+_CLAUSE_START = r"(?:(?<=^)|(?<=[\s(]))"
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,10 @@ class QueryBuilder:
             group=qparser.OrGroup.factory(OR_SCALE),
         )
         if full:
-            parser.add_plugin(qparser.PlusMinusPlugin())
+            # +/- are operators only at the start of a clause, as in Lucene:
+            # "face-detection" is one hyphenated word, not "face NOT detection"
+            parser.add_plugin(qparser.PlusMinusPlugin(plusexpr=_CLAUSE_START + r"\+(?=\S)",
+                                                      minusexpr=_CLAUSE_START + r"-(?=\S)"))
             parser.add_plugin(qparser.GtLtPlugin())
             parser.add_plugin(DateParserPlugin(free=False))
             parser.add_plugin(qparser.FieldAliasPlugin(FIELD_ALIASES))
