@@ -419,6 +419,24 @@ def fmt_mib(kb: Sequence[int]) -> str:
     return f"{max(kb) / 1024:.0f} MiB" if kb and max(kb) else "–"
 
 
+def code_under_test() -> str:
+    """Which `search` package was measured: its folder, and the repository
+    revision when it is this checkout (flagged when search/ has local changes)."""
+    import search
+
+    folder = Path(search.__file__).resolve().parent
+    text = f"`search` from {folder}"
+    try:
+        rev = subprocess.run(["git", "-C", str(folder), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(folder), "status", "--porcelain", "--", "."],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        text += f" at commit {rev}" + (" with uncommitted changes" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        pass  # not a git checkout, e.g. a `git archive` snapshot: --revision says which
+    return text
+
+
 def render(tiers: Sequence[Tier], args: argparse.Namespace, command: str) -> str:
     heads = [f"{t.n:,}" for t in tiers]
     rows: list[tuple[str, list[str]]] = []
@@ -479,6 +497,7 @@ def render(tiers: Sequence[Tier], args: argparse.Namespace, command: str) -> str
         "",
         f"Produced by `{command}` on {dt.date.today().isoformat()}: "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, whoosh {whoosh.versionstring()}, "
+        f"{code_under_test()}{' (' + args.revision + ')' if args.revision else ''}, "
         f"corpus seed {args.seed}. Medians of several runs per tier ({runs}), interleaved, "
         "so ratios compare figures taken under the same load (the machine is shared and noisy).",
         "",
@@ -529,6 +548,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="indexes and peer databases")
     parser.add_argument("--no-peers", action="store_true", help="skip SQLite FTS5 and tantivy")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--revision", default="",
+                        help="what code is measured, for the notes (e.g. 'snapshot of commit abc123')")
     parser.add_argument("--strict", action="store_true",
                         help="fail when a keyword query's total differs by more than "
                         f"{STRICT_GAP:.0%} between engines")
