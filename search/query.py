@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,7 @@ QUERY_FIELDS = ("title", "excerpt", "topics", "topic", "provider", "published", 
 _SYNTAX_CHARS = re.compile(r'[\\"\'()\[\]{}^~:*?+\-!<>=]')
 _OPERATOR_WORDS = re.compile(r"\b(AND|OR|NOT|ANDNOT|ANDMAYBE|TO)\b")
 MAX_QUERY_CHARS = 4_000
+PARSE_CACHE_SIZE = 256
 _CLAUSE_START = r"(?:(?<=^)|(?<=[\s(]))"
 
 
@@ -115,6 +117,8 @@ class QueryBuilder:
         self.schema = schema
         self._parser: Any = None
         self._plain: Any = None
+        # parsing costs milliseconds; paging and batch runs repeat queries
+        self._parsed: OrderedDict[str, ParsedQuery] = OrderedDict()
 
     def _make_parser(self, full: bool) -> Any:
         from whoosh import qparser
@@ -157,6 +161,17 @@ class QueryBuilder:
         return self._plain
 
     def parse(self, text: str) -> ParsedQuery:
+        """Parse user query text (cached; the result must not be mutated)."""
+        hit = self._parsed.get(text)
+        if hit is None:
+            hit = self._parsed[text] = self._parse(text)
+            if len(self._parsed) > PARSE_CACHE_SIZE:
+                self._parsed.popitem(last=False)
+        else:
+            self._parsed.move_to_end(text)
+        return hit
+
+    def _parse(self, text: str) -> ParsedQuery:
         """Parse user query text; never raises on malformed input.
 
         Empty text and `*` match every document. Top-level clauses on filter

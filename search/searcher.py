@@ -9,17 +9,15 @@ scoring; only the requested page is scored (top-k) and highlighted.
 from __future__ import annotations
 
 import datetime as dt
-import heapq
 import time
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import IndexCorruptError, UsageError
 from .query import Filters, ParsedQuery, QueryBuilder, positive_terms
-from .schema import MISSING, MISSING32, MULTI_SEP, text_analyzer
+from .schema import MISSING, MISSING32, text_analyzer
 
 SORTS = ("relevance", "newest", "oldest", "quality")
 FACETS = ("provider", "topic", "year")
@@ -127,80 +125,6 @@ class IndexStats:
     schema_version: int
 
 
-# ----------------------------------------------------------------- columns
-
-
-class _Columns:
-    """Per-document column values of one searcher generation, loaded lazily
-    and kept as plain lists so facets and sorts are list lookups."""
-
-    def __init__(self, reader: Any) -> None:
-        self._reader = reader
-        self._cache: dict[str, Any] = {}
-
-    def _raw(self, name: str) -> list[Any]:
-        if name not in self._cache:
-            if self._reader.doc_count_all() == 0:
-                self._cache[name] = []
-            else:
-                self._cache[name] = list(self._reader.column_reader(name))
-        return self._cache[name]
-
-    def keyed(self, name: str) -> tuple[list[int], list[str]]:
-        """(per-doc value id, id → label) for a single-valued text column.
-
-        Values that differ only in case share an id (filters ignore case),
-        labelled with their most common spelling; id -1 means no value.
-        """
-        key = "keyed:" + name
-        if key not in self._cache:
-            multi, labels = self._ids(name, multi=False)
-            self._cache[key] = ([ids[0] if ids else -1 for ids in multi], labels)
-        return self._cache[key]
-
-    def multi(self, name: str) -> tuple[list[tuple[int, ...]], list[str]]:
-        """Like keyed() for a multi-valued column (topics): a tuple of ids per doc."""
-        key = "multi:" + name
-        if key not in self._cache:
-            self._cache[key] = self._ids(name, multi=True)
-        return self._cache[key]
-
-    def _ids(self, name: str, multi: bool) -> tuple[list[tuple[int, ...]], list[str]]:
-        raw = self._raw(name)
-        folded_ids: dict[str, int] = {}
-        spelling_counts: list[Counter[str]] = []
-        memo: dict[bytes, tuple[int, ...]] = {}
-        for value, n in Counter(raw).items():
-            text = value.decode("utf-8", "replace") if value else ""
-            parts = text.split(MULTI_SEP) if multi else [text]
-            found: list[int] = []
-            for part in parts:
-                part = part.strip()
-                if not part:
-                    continue
-                vid = folded_ids.setdefault(part.casefold(), len(folded_ids))
-                if vid == len(spelling_counts):
-                    spelling_counts.append(Counter())
-                spelling_counts[vid][part] += n
-                if vid not in found:
-                    found.append(vid)
-            memo[value] = tuple(found)
-        labels = [min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0] for c in spelling_counts]
-        return [memo[v] for v in raw], labels
-
-    def numbers(self, name: str) -> list[int]:
-        return self._raw(name)
-
-    def texts(self, name: str) -> list[str]:
-        key = "text:" + name
-        if key not in self._cache:
-            self._cache[key] = [
-                v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
-                for v in self._raw(name)
-            ]
-        return self._cache[key]
-
-
 # ----------------------------------------------------------------- searcher
 
 
@@ -208,11 +132,13 @@ class Searcher:
     """Answers searches on one index; reuse it across queries (the REPL and
     batch mode do), it reopens itself when the index changes underneath."""
 
-    def __init__(self, index_dir: Path) -> None:
+    def __init__(self, index_dir: Path, ranking: Any = None) -> None:
+        """`ranking` is an engine.Ranking (scoring parameters); default if None."""
         self.index_dir = Path(index_dir)
+        self.ranking = ranking
         self._ix: Any = None
         self._searcher: Any = None
-        self._columns: _Columns | None = None
+        self._snapshot: Any = None  # engine.Snapshot of the current generation
         self._builder: QueryBuilder | None = None
         self._analyzer: Any = None
 
@@ -226,11 +152,19 @@ class Searcher:
             self._builder = QueryBuilder(self._ix.schema)
         if self._searcher is None:
             self._searcher = self._ix.searcher()
-            self._columns = _Columns(self._searcher.reader())
+            self._snapshot = None
         elif not self._searcher.up_to_date():
             self._searcher = self._searcher.refresh()
-            self._columns = _Columns(self._searcher.reader())
+            self._snapshot = None
         return self._searcher
+
+    def _snap(self) -> Any:
+        from .engine import Snapshot
+
+        s = self._open()
+        if self._snapshot is None:
+            self._snapshot = Snapshot(s, self.ranking)
+        return self._snapshot
 
     def close(self) -> None:
         if self._searcher is not None:
@@ -270,103 +204,61 @@ class Searcher:
             ) from None
 
     def _search(self, request: SearchRequest, started: float) -> ResultPage:
-        from whoosh import query as wq
+        import numpy as np
 
-        s = self._open()
-        cols = self._columns
-        assert cols is not None
+        from .engine import evaluate, sort_key, top_documents
+
+        snap = self._snap()
         parsed = self.builder.parse(request.query)
-        filters = [f for f in (parsed.filter, self.builder.filter_query(request.filters)) if f is not None]
-        filter_q = None if not filters else (filters[0] if len(filters) == 1 else wq.And(filters))
-
-        match_q = parsed.ranked if filter_q is None else wq.And([parsed.ranked, filter_q])
-        if isinstance(match_q, wq.Every):
-            matched: list[int] = list(s.reader().all_doc_ids())
-        else:
-            matched = sorted(set(s.docs_for_query(match_q)))
+        match = evaluate(snap, parsed.ranked)
+        mask = match.mask & snap.live
+        for flt in (parsed.filter, self.builder.filter_query(request.filters)):
+            if flt is not None:
+                mask &= evaluate(snap, flt).mask
+        matched = np.flatnonzero(mask)
         total = len(matched)
 
-        facets = {name: self._facet(cols, name, matched, request.facet_size) for name in request.facets}
+        facets = {name: self._facet(snap, name, mask, matched, request.facet_size)
+                  for name in request.facets}
 
+        scored_order = request.sort == "relevance" and not parsed.is_match_all()
         want = request.offset + request.limit
-        scored: list[tuple[int, float]]
-        if want == 0 or total == 0:
-            scored = []
-        elif request.sort == "relevance" and not parsed.is_match_all():
-            scored = self._top_scored(s, parsed.ranked, matched, filter_q, want, cols)
-        else:
-            scored = [(d, 0.0) for d in self._top_sorted(cols, matched, request.sort, want)]
-        page = scored[request.offset : want]
+        key = sort_key(snap, request.sort if scored_order or request.sort != "relevance" else "newest",
+                       match.score if scored_order else None)
+        top = top_documents(snap, matched, key, want)
+        page = top[request.offset : want]
 
+        s = snap.searcher
         terms = positive_terms(parsed.ranked, s.reader()) if request.highlight and page else set()
+        scores = match.score
         hits = tuple(
-            self._hit(s, cols, docnum, score, request.offset + i + 1, terms)
-            for i, (docnum, score) in enumerate(page)
+            self._hit(s, snap, docnum,
+                      float(scores[docnum]) if scored_order and scores is not None else 0.0,
+                      request.offset + i + 1, terms)
+            for i, docnum in enumerate(page)
         )
         took = (time.perf_counter() - started) * 1000
-        scored_order = request.sort == "relevance" and not parsed.is_match_all()
         return ResultPage(request, total, hits, facets, round(took, 3), str(parsed.ranked), scored_order)
-
-    def _top_scored(
-        self, s: Any, q: Any, matched: list[int], filter_q: Any, want: int, cols: _Columns
-    ) -> list[tuple[int, float]]:
-        """Top `want` documents by score, ties broken by newest then path.
-
-        Fetches a little more than needed so that ties at the page edge
-        are ordered by the tie-break, not by document number.
-        """
-        allow = set(matched) if filter_q is not None else None
-        results = s.search(q, limit=want + 16, filter=allow)
-        ts = cols.numbers("ts")
-        paths = cols.texts("path")
-        scored = [(hit.docnum, float(hit.score)) for hit in results]
-        scored.sort(key=lambda ds: (-round(ds[1], 9), -ts[ds[0]], paths[ds[0]]))
-        return scored[:want]
-
-    def _top_sorted(self, cols: _Columns, matched: list[int], sort: str, want: int) -> list[int]:
-        ts = cols.numbers("ts")
-        paths = cols.texts("path")
-
-        def newest(d: int) -> tuple[Any, ...]:
-            t = ts[d]
-            return (t == MISSING, -t, paths[d])
-
-        if sort in ("newest", "relevance"):
-            key = newest
-        elif sort == "oldest":
-            def key(d: int) -> tuple[Any, ...]:
-                t = ts[d]
-                return (t == MISSING, t, paths[d])
-        else:
-            qual = cols.numbers("quality_col")
-
-            def key(d: int) -> tuple[Any, ...]:
-                q = qual[d]
-                return (q == MISSING32, -q, *newest(d))
-
-        if want >= len(matched):
-            return sorted(matched, key=key)
-        return heapq.nsmallest(want, matched, key=key)
 
     # -- facets
 
-    def _facet(self, cols: _Columns, name: str, matched: Sequence[int], size: int) -> Facet:
-        counts: Counter[Any] = Counter()
+    def _facet(self, snap: Any, name: str, mask: Any, matched: Any, size: int) -> Facet:
+        import numpy as np
+
+        items: list[tuple[Any, int]]
         if name == "provider":
-            ids, labels = cols.keyed("provider_name")
-            counts.update(ids[d] for d in matched)
-            counts.pop(-1, None)
-            items = [(labels[k], n) for k, n in counts.items()]
+            ids, labels = snap.ref_column("provider_name")
+            sel = ids[matched]
+            counts = np.bincount(sel[sel >= 0], minlength=len(labels))
+            items = [(labels[i], int(c)) for i, c in enumerate(counts) if c]
         elif name == "topic":
-            multi, labels = cols.multi("topic_names")
-            for d in matched:
-                counts.update(multi[d])
-            items = [(labels[k], n) for k, n in counts.items()]
+            docs, vids, labels = snap.multi_postings("topic", "topic_names")
+            counts = np.bincount(vids[mask[docs]], minlength=len(labels))
+            items = [(labels[i], int(c)) for i, c in enumerate(counts) if c]
         else:  # year
-            years = cols.numbers("year_col")
-            counts.update(years[d] for d in matched)
-            counts.pop(MISSING32, None)
-            items = list(counts.items())
+            years = snap.numeric_column("year_col", MISSING32)[matched]
+            values, counts = np.unique(years[years != MISSING32], return_counts=True)
+            items = [(int(v), int(c)) for v, c in zip(values, counts, strict=True)]
         if name == "year":
             items.sort(key=lambda kv: (-kv[1], -kv[0]))
         else:
@@ -377,7 +269,7 @@ class Searcher:
 
     # -- hits and highlights
 
-    def _hit(self, s: Any, cols: _Columns, docnum: int, score: float, rank: int,
+    def _hit(self, s: Any, snap: Any, docnum: int, score: float, rank: int,
              terms: set[tuple[str, str]]) -> Hit:
         stored = s.stored_fields(docnum)
         title = stored.get("title", "") or ""
@@ -385,7 +277,8 @@ class Searcher:
         published = stored.get("published")
         if isinstance(published, dt.datetime):
             published = published.replace(tzinfo=dt.timezone.utc)
-        provider = cols.texts("provider_name")[docnum]
+        raw = snap.column_value("provider_name", docnum)
+        provider = raw.decode("utf-8", "replace") if raw else ""
         return Hit(
             rank=rank,
             score=round(score, 6),
@@ -438,29 +331,30 @@ class Searcher:
     def values(self, name: str) -> list[FacetValue]:
         """Every value of a facet over the whole index, most common first
         (for completion and listings)."""
-        s = self._open()
-        cols = self._columns
-        assert cols is not None
-        all_docs = list(s.reader().all_doc_ids())
-        return list(self._facet(cols, name, all_docs, 10**9).values)
+        import numpy as np
+
+        snap = self._snap()
+        return list(self._facet(snap, name, snap.live, np.flatnonzero(snap.live), 10**9).values)
 
     def stats(self) -> IndexStats:
+        import numpy as np
+
         from .store import read_meta
 
-        s = self._open()
-        cols = self._columns
-        assert cols is not None
-        docs = list(s.reader().all_doc_ids())
-        ts = cols.numbers("ts")
-        stamps = [ts[d] for d in docs if ts[d] != MISSING]
+        snap = self._snap()
+        s = snap.searcher
+        live = snap.live
+        docs = np.flatnonzero(live)
+        ts = snap.numeric_column("ts", MISSING)[docs]
+        stamps = ts[ts != MISSING]
         meta = read_meta(self.index_dir)
         size = sum(p.stat().st_size for p in self.index_dir.iterdir() if p.is_file())
         return IndexStats(
             documents=len(docs),
-            providers=self._facet(cols, "provider", docs, 0).distinct,
-            topics=self._facet(cols, "topic", docs, 0).distinct,
-            first_published=_from_micros(min(stamps)) if stamps else None,
-            last_published=_from_micros(max(stamps)) if stamps else None,
+            providers=self._facet(snap, "provider", live, docs, 0).distinct,
+            topics=self._facet(snap, "topic", live, docs, 0).distinct,
+            first_published=_from_micros(int(stamps.min())) if len(stamps) else None,
+            last_published=_from_micros(int(stamps.max())) if len(stamps) else None,
             size_bytes=size,
             last_indexed=meta.last_indexed if meta else None,
             roots=tuple(meta.roots) if meta else (),
