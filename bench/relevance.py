@@ -434,6 +434,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="comma-separated, ours first (default ours,fts5,tantivy)")
     parser.add_argument("--misses", action="store_true", help="list queries not answered at rank 1")
     parser.add_argument("--json", type=Path, help="also write the per-query results here")
+    parser.add_argument("--workdir", type=Path,
+                        help="build the engines' indexes here (default: a temporary folder, removed)")
     args = parser.parse_args(argv)
     roots = args.corpus or [DEFAULT_CORPUS]
     for root in roots:
@@ -465,10 +467,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("no known-item queries in this corpus: nothing to measure", file=sys.stderr)
         return 1
 
-    with tempfile.TemporaryDirectory(prefix="relevance-") as tmp:
-        runs = run_benchmark(
-            roots, queries, [(n, engine_factory(n, roots)) for n in names], Path(tmp), K, args.repeat
-        )
+    engines = [(n, engine_factory(n, roots)) for n in names]
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        runs = run_benchmark(roots, queries, engines, args.workdir, K, args.repeat)
+    else:
+        with tempfile.TemporaryDirectory(prefix="relevance-") as tmp:
+            runs = run_benchmark(roots, queries, engines, Path(tmp), K, args.repeat)
     print(f"timing: median of {args.repeat} passes over the {len(queries)} queries\n")
     print(report(runs, queries, K))
     if args.misses:
