@@ -323,6 +323,34 @@ class Snapshot:
             self._posting_entries -= len(old[0])
         return result
 
+    def positions(self, field: str, text: str) -> tuple[np.ndarray | None, np.ndarray]:
+        """Flat (document number, position) pairs of a term, or (None, _)
+        when the field has no positions."""
+        key = "pos:" + field + "\x00" + text
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        from whoosh.reading import TermNotFound
+
+        fieldobj = self.reader.schema[field]
+        if not fieldobj.format.supports("positions"):
+            return None, np.zeros(0, np.int64)
+        doc_parts: list[np.ndarray] = []
+        pos_parts: list[np.ndarray] = []
+        for leaf, offset in self.leaves:
+            try:
+                m = leaf.postings(field, text)
+            except (TermNotFound, KeyError):
+                continue
+            docs, poss = _read_positions(m, fieldobj.format)
+            doc_parts.append(docs + offset)
+            pos_parts.append(poss)
+        result = (np.concatenate(doc_parts) if doc_parts else np.zeros(0, np.int64),
+                  np.concatenate(pos_parts) if pos_parts else np.zeros(0, np.int64))
+        if len(self._cache) < 10_000:
+            self._cache[key] = result
+        return result
+
     def _sidecar(self, i: int) -> Any:
         """The fast-postings sidecar of leaf i, or None (see fastpostings)."""
         key = f"sidecar:{i}"
@@ -390,6 +418,40 @@ def _read_matcher(m: Any) -> tuple[np.ndarray, np.ndarray]:
     if not id_parts:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
     return np.concatenate(id_parts), np.concatenate(tf_parts)
+
+
+def _read_positions(m: Any, fmt: Any) -> tuple[np.ndarray, np.ndarray]:
+    """All (doc, position) pairs of a leaf matcher, decoding Whoosh's
+    Positions values (a count, then pickled position deltas) directly."""
+    import pickle
+
+    docs: list[int] = []
+    poss: list[int] = []
+    try:
+        while m.is_active():
+            if m._data is None:
+                m._read_data()
+            raw_ids = m._data[0]
+            ids = np.cumsum(np.asarray(raw_ids, dtype=np.int64)) if not m._byteids else raw_ids
+            for doc, value in zip(np.asarray(ids).tolist(), m._data[2], strict=True):
+                body = value[4:]
+                deltas = pickle.loads(body if body.endswith(b".") else body + b".")
+                pos = 0
+                for d in deltas:
+                    pos += d
+                    docs.append(doc)
+                    poss.append(pos)
+            m._next_block()
+    except (AttributeError, TypeError, ValueError, pickle.UnpicklingError):
+        # not the layout this reader knows: use Whoosh's public decoding
+        docs, poss = [], []
+        m.reset() if hasattr(m, "reset") else None
+        while m.is_active():
+            for pos in fmt.decode_positions(m.value()):
+                docs.append(m.id())
+                poss.append(pos)
+            m.next()
+    return np.array(docs, dtype=np.int64), np.array(poss, dtype=np.int64)
 
 
 def _lexicon(reader: Any, field: str) -> list[str]:
@@ -512,9 +574,33 @@ def _evaluate_or(snap: Snapshot, q: Any) -> Match:
 
 
 def _evaluate_phrase(snap: Snapshot, q: Any) -> Match:
-    """Documents from Whoosh's positional phrase matching, scored as the sum
-    of the words' BM25 in that field."""
-    match = _fallback(snap, q)
+    """Documents containing the words at consecutive positions, scored as the
+    sum of the words' BM25 in that field.
+
+    Positions are intersected as (document, position - offset) keys with
+    numpy: Whoosh's own phrase matcher took over a second for a common
+    two-word phrase on 20,000 articles.
+    """
+    words = [w for w in q.words if isinstance(w, str)]
+    if getattr(q, "slop", 1) != 1 or len(words) != len(q.words) or not words:
+        match = _fallback(snap, q)
+    else:
+        keys: np.ndarray | None = None
+        for i, word in enumerate(words):
+            docs, poss = snap.positions(q.fieldname, word)
+            if docs is None:
+                keys = None
+                break
+            k = (docs << 24) + (poss - i + (1 << 20))
+            keys = k if keys is None else np.intersect1d(keys, k, assume_unique=False)
+            if not len(keys):
+                break
+        if keys is None:
+            match = _fallback(snap, q)
+        else:
+            mask = snap.none()
+            mask[np.unique(keys >> 24)] = True
+            match = Match(mask, None)
     score = np.zeros(snap.n, dtype=np.float32)
     for word in q.words:
         if isinstance(word, str):

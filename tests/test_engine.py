@@ -118,3 +118,14 @@ def test_damaged_sidecar_is_ignored(big):
     side.write_bytes(b"garbage")
     with Searcher(index) as s:
         assert s.search(SearchRequest("power")).total > 0
+
+
+@pytest.mark.parametrize("phrase", ['"power apps"', '"apps power"', '"story 12"', '"power apps portal"',
+                                    'title:"robots learning"', '"cloud data"~2'])
+def test_phrase_matches_equal_whooshs(big, phrase):
+    _, index = big
+    with Searcher(index) as s:
+        parsed = s.parse(phrase)
+        expected = set(s.whoosh_searcher().docs_for_query(parsed.ranked))
+        page = s.search(SearchRequest(phrase, limit=1000))
+        assert page.total == len(expected)
