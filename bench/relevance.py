@@ -423,6 +423,24 @@ def engine_factory(name: str, roots: Sequence[Path]) -> Callable[[], Any]:
     raise ValueError(f"unknown engine {name!r}")
 
 
+def engine_revision() -> str:
+    """Which `search` package is measured: its folder and git revision, so a
+    recorded table can be traced to the code that produced it."""
+    import subprocess
+
+    import search
+
+    folder = Path(search.__file__).resolve().parent
+    try:
+        rev = subprocess.run(["git", "-C", str(folder), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(folder), "status", "--porcelain", "--", "."],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return f"{folder} (not a git checkout)"
+    return f"{folder} at git {rev}" + (" with uncommitted changes" if dirty else "")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     parser = argparse.ArgumentParser(
@@ -461,6 +479,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     halves = {h: sum(q.half == h for q in queries) for h in "AB"}
     print(f"corpus: {', '.join(str(r) for r in roots)}: {len(articles)} indexable articles, "
           f"{sum(bool(a.related) for a in articles)} with related lists")
+    print(f"engine: {engine_revision()}")
     print(f"queries: {len(queries)} ({len({normalize_title(q.text) for q in queries})} distinct texts) "
           f"from {len(listing)} listing articles; half A {halves['A']}, half B {halves['B']}")
     if not queries:
