@@ -1,0 +1,266 @@
+"""The REPL controller and its helpers without any terminal: result
+objects, state between lines, export files, spelling suggestions."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from conftest import Corpus
+
+from search.indexer import build_index
+from search.output import Style
+from search.repl_controller import (
+    ArticleOutcome,
+    Controller,
+    ExportOutcome,
+    HelpOutcome,
+    Message,
+    NothingOutcome,
+    QuitOutcome,
+    SearchOutcome,
+    StatsOutcome,
+    resolve_command,
+    unquote,
+)
+from search.repl_export import ReplError, write_export
+from search.repl_render import Renderer, display_rows, hits_that_fit
+from search.searcher import Searcher, SearchRequest
+from search.suggest import Speller, correctable_words, edit_distance
+
+
+@pytest.fixture
+def ctl(built: Path) -> Controller:
+    return Controller(built, page_size=lambda: 2, opener=lambda url: True)
+
+
+def providers(outcome: object) -> list[str]:
+    assert isinstance(outcome, SearchOutcome), outcome
+    return [h.provider for h in outcome.page.hits]
+
+
+def test_a_query_returns_the_same_page_as_the_search_api(ctl: Controller, built: Path):
+    outcome = ctl.handle("power apps")
+    assert isinstance(outcome, SearchOutcome)
+    with Searcher(built) as s:
+        direct = s.search(SearchRequest("power apps", limit=2, facet_size=10))
+    assert [h.path for h in outcome.page.hits] == [h.path for h in direct.hits]
+    assert outcome.page.total == direct.total == 2
+    assert outcome.page.facets["provider"] == direct.facets["provider"]
+
+
+def test_blank_lines_do_nothing_and_quit_quits(ctl: Controller):
+    assert isinstance(ctl.handle("   "), NothingOutcome)
+    assert isinstance(ctl.handle(":quit"), QuitOutcome)
+    assert isinstance(ctl.handle(":exit"), QuitOutcome)
+
+
+def test_commands_resolve_by_alias_and_unique_prefix():
+    assert resolve_command("q") == "quit"
+    assert resolve_command("prov") == "provider"
+    assert resolve_command("fac") == "facets"
+    assert resolve_command("s") is None  # since, sort, show, stats
+    assert resolve_command("zzz") is None
+
+
+def test_unquote():
+    assert unquote('"The Guardian"') == "The Guardian"
+    assert unquote("'BBC'") == "BBC"
+    assert unquote('"half') == "half"
+    assert unquote("") == "" and unquote('"') == ""
+
+
+def test_filters_stack_and_apply_to_later_queries(ctl: Controller):
+    ctl.handle(":provider reuters")
+    ctl.handle(":provider bbc")
+    assert ctl.state.filters.providers == ("Reuters", "BBC")
+    outcome = ctl.handle("ai")
+    assert sorted(providers(outcome)) == ["BBC", "Reuters"]
+    ctl.handle(":provider bbc")  # adding twice keeps one
+    assert ctl.state.filters.providers == ("Reuters", "BBC")
+    ctl.handle(":provider")
+    assert ctl.state.filters.providers == ()
+
+
+def test_date_bounds_are_inclusive(ctl: Controller):
+    ctl.handle(":limit 10")
+    ctl.handle(":since 2021-03-01")
+    out = ctl.handle(":until 2021-05-02")
+    assert isinstance(out, Message)  # no query yet: the filter waits for one
+    outcome = ctl.handle("*")
+    assert isinstance(outcome, SearchOutcome)
+    assert sorted(h.path for h in outcome.page.hits) == [
+        "_news/2021-03-01-portals.md", "_news/2021-05-02-mobile.md"]
+    bad = ctl.handle(":since 2022")
+    assert isinstance(bad, Message) and bad.error and "is after" in bad.text
+    assert ctl.state.filters.since is not None and ctl.state.filters.since.year == 2021
+
+
+def test_paging_moves_by_the_page_size_and_status_follows(ctl: Controller):
+    ctl.handle(":sort newest")
+    first = ctl.handle("*")
+    assert isinstance(first, SearchOutcome)
+    status = ctl.status()
+    assert (status.page, status.pages, status.total, status.sort) == (1, 3, 6, "newest")
+    second = ctl.handle(":next")
+    assert isinstance(second, SearchOutcome) and [h.rank for h in second.page.hits] == [3, 4]
+    assert ctl.status().page == 2
+    last = ctl.handle(":page 3")
+    assert isinstance(last, SearchOutcome) and [h.rank for h in last.page.hits] == [5, 6]
+    over = ctl.handle(":next")
+    assert isinstance(over, Message) and over.error
+    ctl.handle(":limit 4")  # keeps the first hit of the page in view
+    assert ctl.state.offset == 4
+    assert ctl.status().page == 2
+
+
+def test_limit_alone_follows_the_terminal(built: Path):
+    rows = [2]
+    ctl = Controller(built, page_size=lambda: rows[0])
+    outcome = ctl.handle("*")
+    assert isinstance(outcome, SearchOutcome) and len(outcome.page.hits) == 2
+    rows[0] = 5
+    outcome = ctl.handle("*")
+    assert isinstance(outcome, SearchOutcome) and len(outcome.page.hits) == 5
+    assert isinstance(ctl.handle(":limit 501"), Message)
+
+
+def test_show_finds_a_result_on_another_page(ctl: Controller):
+    ctl.handle(":sort oldest")
+    ctl.handle("*")
+    outcome = ctl.handle(":show 5")
+    assert isinstance(outcome, ArticleOutcome)
+    assert outcome.hit.rank == 5 and outcome.article is not None
+    assert outcome.article.title == outcome.hit.title
+
+
+def test_messages_for_commands_that_need_a_query(ctl: Controller):
+    for line in (":next", ":prev", ":page 1", ":show 1", ":open 1", ":export x.csv"):
+        outcome = ctl.handle(line)
+        assert isinstance(outcome, Message) and outcome.error and "no query yet" in outcome.text, line
+
+
+def test_help_and_stats(ctl: Controller):
+    assert isinstance(ctl.handle(":help"), HelpOutcome)
+    one = ctl.handle(":help q")
+    assert isinstance(one, HelpOutcome) and [c.name for c in one.commands] == ["quit"]
+    stats = ctl.handle(":stats")
+    assert isinstance(stats, StatsOutcome) and stats.stats.documents == 6
+
+
+def test_export_matches_the_query_total_and_order(ctl: Controller, tmp_path: Path):
+    ctl.handle(":sort newest")
+    ctl.handle("*")
+    outcome = ctl.handle(f":export {tmp_path / 'all.jsonl'}")
+    assert isinstance(outcome, ExportOutcome) and outcome.count == 6
+    rows = [json.loads(line) for line in (tmp_path / "all.jsonl").read_text().splitlines()]
+    assert [r["published"] for r in rows][:2] == ["2023-07-07T12:00:00Z", "2022-04-18T22:59:00Z"]
+    assert all(r["score"] is None for r in rows)  # sorted by date: no scores, as in `search query`
+    assert (tmp_path / "all.jsonl").stat().st_mode & 0o044  # not private like a temp file
+    assert list(tmp_path.glob(".*part")) == []
+
+
+def test_export_csv_defuses_spreadsheet_formulas(tmp_path: Path, built: Path):
+    with Searcher(built) as s:
+        hit = s.search(SearchRequest("robots")).hits[0]
+    from dataclasses import replace
+
+    evil = replace(hit, title="=HYPERLINK(\"http://x\")", excerpt="+1", provider="@me")
+    assert write_export(tmp_path / "x.csv", "csv", [evil], True) == 1
+    with (tmp_path / "x.csv").open(newline="") as fh:
+        row = next(csv.DictReader(fh))
+    assert row["title"].startswith("'=") and row["excerpt"] == "'+1" and row["provider"] == "'@me"
+
+
+def test_export_leaves_no_partial_file_when_interrupted(tmp_path: Path, built: Path):
+    with Searcher(built) as s:
+        hit = s.search(SearchRequest("robots")).hits[0]
+
+    def hits():
+        yield hit
+        raise KeyboardInterrupt
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        write_export(out / "x.jsonl", "jsonl", hits(), True)
+    assert list(out.iterdir()) == []
+    with pytest.raises(ReplError):
+        write_export(out / "missing" / "x.jsonl", "jsonl", [hit], True)
+
+
+def test_filters_reject_names_not_in_the_index(ctl: Controller):
+    out = ctl.handle(":topic robotcs")
+    assert isinstance(out, Message) and out.error and "did you mean Robotics?" in out.text
+    assert ctl.state.filters.topics == ()
+
+
+def test_index_changes_are_picked_up(ctl: Controller, news: Corpus, built: Path):
+    ctl.handle("*")
+    assert len(ctl.values("provider")) == 4
+    news.add("_news/2024-01-01-new.md", "Quantum computers arrive", provider="Nature")
+    build_index(built, [news.root])
+    outcome = ctl.handle("quantum")
+    assert isinstance(outcome, SearchOutcome) and outcome.page.total == 1
+    assert "Nature" in [v.value for v in ctl.values("provider")]
+    assert ctl.status().documents == 7
+
+
+# ----------------------------------------------------------------- suggestions
+
+
+def test_speller_corrects_unknown_words_keeping_case_and_syntax(built: Path):
+    with Searcher(built) as s:
+        speller = Speller(s.whoosh_searcher)
+        assert speller.suggest("Robts walk") == "Robots walk"
+        assert speller.suggest('"facal recogniton" provider:reuters') == (
+            '"facial recognition" provider:reuters')
+        assert speller.suggest("robots") is None
+        assert speller.suggest("-robts") is None  # excluded words are left alone
+        assert speller.suggest("provider:reutrs") is None  # field values are not words
+        assert speller.suggest("the") is None  # a stop word
+        assert speller.suggest("xqzzy") is None  # nothing near it
+
+
+def test_suggestion_only_when_it_finds_more(ctl: Controller):
+    none = ctl.handle("robts")
+    assert isinstance(none, SearchOutcome) and none.suggestion is not None
+    assert (none.suggestion.query, none.suggestion.total) == ("robots", 1)
+    found = ctl.handle("robots")
+    assert isinstance(found, SearchOutcome) and found.suggestion is None
+
+
+def test_correctable_words_and_edit_distance():
+    words = [w for _, _, w in correctable_words('apps title:foo -bar "one two" ab wild* NOT x3 AND')]
+    assert words == ["apps", "one", "two"]
+    assert edit_distance("recieve", "receive") == 1  # a transposition is one edit
+    assert edit_distance("kitten", "sitting") == 3
+    assert edit_distance("", "abc") == 3
+
+
+# ----------------------------------------------------------------- rendering
+
+
+def test_rendered_pages_fit_the_terminal(corpus: Corpus, index_dir: Path):
+    for i in range(12):
+        corpus.add(f"n/{i:02}.md", "Robots " + "with a rather long title " * 6,
+                   excerpt="Robots " + "and more words " * 40, url=f"https://example.com/{i}")
+    build_index(index_dir, [corpus.root])
+    for columns, rows in ((140, 45), (80, 24), (60, 30)):
+        ctl = Controller(index_dir, page_size=lambda rows=rows: hits_that_fit(rows))
+        renderer = Renderer(Style(False), lambda c=columns, r=rows: (c, r))
+        outcome = ctl.handle("robots")
+        assert isinstance(outcome, SearchOutcome) and outcome.page.hits
+        text = renderer.render(outcome).text
+        assert display_rows(text, columns) <= rows - 3, (columns, rows)
+
+
+def test_long_articles_go_to_the_pager(ctl: Controller):
+    ctl.handle("robots")
+    outcome = ctl.handle(":show 1")
+    small = Renderer(Style(False), lambda: (80, 6)).render(outcome)
+    big = Renderer(Style(False), lambda: (80, 60)).render(outcome)
+    assert small.page and not big.page
+    assert small.text == big.text
