@@ -40,7 +40,7 @@ def sidecar_path(index_dir: Path, segment: Any) -> Path:
 
 def write_sidecar(index_dir: Path, leaf: Any, segment: Any) -> Path:
     """Write the sidecar for one segment (reader `leaf`); atomic."""
-    from .engine import _read_matcher
+    from .snapshot import _read_matcher
 
     keys: list[bytes] = []
     id_parts: list[np.ndarray] = []

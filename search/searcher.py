@@ -162,7 +162,7 @@ class Searcher:
         return self._searcher
 
     def _snap(self) -> Any:
-        from .engine import Snapshot
+        from .snapshot import Snapshot
 
         s = self._open()
         if self._snapshot is None:
