@@ -28,7 +28,7 @@ from typing import IO, TYPE_CHECKING, Any
 from .errors import ExitCode, SearchError
 from .output import Style, color_enabled, escape_control
 from .repl_controller import COMMAND_NAMES, Controller, QuitOutcome, default_opener, resolve_command
-from .repl_render import Renderer, hits_that_fit
+from .repl_render import MENU_ROWS, Renderer, hits_that_fit
 
 if TYPE_CHECKING:
     from .cli import Env
@@ -135,6 +135,7 @@ class Repl:
             auto_suggest=AutoSuggestFromHistory(),
             completer=ReplCompleter(lambda name: self.controller.values(name)),
             complete_while_typing=True,
+            reserve_space_for_menu=MENU_ROWS,
             lexer=make_lexer(lambda name: resolve_command(name) is not None),
             style=PTStyle.from_dict(rules),
             include_default_pygments_style=False,

@@ -38,9 +38,12 @@ from .repl_controller import (
     StatsOutcome,
 )
 
+#: rows the prompt keeps free for the completion menu, its own line included
+#: (pgcli's default; prompt_toolkit's 8 would push half a page off screen)
+MENU_ROWS = 4
 #: terminal rows that are not ours after a query: the echoed input line,
-#: the next prompt and the bottom toolbar
-RESERVED_ROWS = 3
+#: the next prompt with its menu space, and the bottom toolbar
+RESERVED_ROWS = 1 + MENU_ROWS + 1
 #: rows under the hits: summary, facet block (two lines on a wide terminal),
 #: "did you mean" and a note
 FOOTER_ROWS = 5

@@ -23,7 +23,7 @@ from search.config import Settings
 from search.indexer import build_index
 from search.repl import run_repl
 from search.repl_controller import COMMAND_NAMES, Controller
-from search.repl_render import hits_that_fit
+from search.repl_render import RESERVED_ROWS, hits_that_fit
 
 CTRL_C = "\x03"
 CTRL_D = "\x04"
@@ -154,7 +154,7 @@ def test_page_fits_the_terminal(corpus: Corpus, index_dir: Path, tmp_path: Path)
     fit = hits_that_fit(DummyOutput().get_size().rows)
     assert len(result_titles(s.out)) == fit
     page = s.out.split("\n", 1)[1]  # after the banner
-    assert page.count("\n") <= DummyOutput().get_size().rows - 3
+    assert page.count("\n") <= DummyOutput().get_size().rows - RESERVED_ROWS
     assert f"page 1 of {-(-30 // fit)}" in s.out
 
 

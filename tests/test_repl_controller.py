@@ -26,7 +26,7 @@ from search.repl_controller import (
     unquote,
 )
 from search.repl_export import ReplError, write_export
-from search.repl_render import Renderer, display_rows, hits_that_fit
+from search.repl_render import RESERVED_ROWS, Renderer, display_rows, hits_that_fit
 from search.searcher import Searcher, SearchRequest
 from search.suggest import Speller, correctable_words, edit_distance
 
@@ -254,7 +254,7 @@ def test_rendered_pages_fit_the_terminal(corpus: Corpus, index_dir: Path):
         outcome = ctl.handle("robots")
         assert isinstance(outcome, SearchOutcome) and outcome.page.hits
         text = renderer.render(outcome).text
-        assert display_rows(text, columns) <= rows - 3, (columns, rows)
+        assert display_rows(text, columns) <= rows - RESERVED_ROWS, (columns, rows)
 
 
 def test_long_articles_go_to_the_pager(ctl: Controller):
