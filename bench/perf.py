@@ -562,12 +562,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    tiers = [measure_tier(n, args, log) for n in sizes]
     command = "python bench/perf.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    report = render(tiers, args, command.strip())
-    print(report)
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(report, "utf-8")
+    tiers: list[Tier] = []
+    for n in sizes:
+        tiers.append(measure_tier(n, args, log))
+        # written after every tier, so a long run that is stopped keeps what it measured
+        report = render(tiers, args, command.strip())
+        args.output.write_text(report, "utf-8")
+    print(report)
     if args.strict and any(t.strict_failures for t in tiers):
         for t in tiers:
             for failure in t.strict_failures:
