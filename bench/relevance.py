@@ -235,8 +235,10 @@ class OurEngine:
 
     name = "ours (whoosh)"
 
-    def __init__(self, roots: Sequence[Path]) -> None:
+    def __init__(self, roots: Sequence[Path], ranking: Any = None) -> None:
+        """`ranking`: a `search.engine.Ranking` to try instead of the shipped one."""
         self.roots = [Path(r) for r in roots]
+        self.ranking = ranking
         self._searcher: Any = None
 
     def build(self, docs: Iterable[PeerDoc], workdir: Path) -> None:
@@ -247,7 +249,7 @@ class OurEngine:
 
         index_dir = workdir / "whoosh"
         build_index(index_dir, self.roots, full=True, on_skip=lambda p, r: None)
-        self._searcher = Searcher(index_dir)
+        self._searcher = Searcher(index_dir, self.ranking)
 
     def search(self, query: str, k: int = K) -> list[str]:
         """Top-k paths with nothing extra computed (no facets, no highlights)."""
@@ -412,10 +414,42 @@ def misses(run: EngineRun, queries: Sequence[KnownItem], k: int = K) -> str:
 ENGINE_NAMES = ("ours", "fts5", "tantivy")
 
 
-def engine_factory(name: str, roots: Sequence[Path]) -> Callable[[], Any]:
+def parse_ranking(settings: Sequence[str]) -> Any:
+    """`search.engine.Ranking` with some fields overridden by NAME=VALUE
+    settings (`b.title=0.5` sets one field's b), or None for the shipped one.
+    For A/B runs of scoring parameters without editing the engine."""
+    if not settings:
+        return None
+    import dataclasses
+
+    from search.engine import Ranking
+
+    base = Ranking()
+    fields = {f.name for f in dataclasses.fields(base)}
+    changes: dict[str, Any] = {}
+    b = dict(base.b)
+    for item in settings:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError(f"--ranking {item!r}: expected NAME=NUMBER") from None
+        if not sep:
+            raise ValueError(f"--ranking {item!r}: expected NAME=NUMBER")
+        if name.startswith("b."):
+            b[name[2:]] = number
+        elif name in fields and name != "b":
+            changes[name] = number
+        else:
+            raise ValueError(f"--ranking {item!r}: unknown field; Ranking has {', '.join(sorted(fields))}")
+    return dataclasses.replace(base, b=tuple(b.items()), **changes)
+
+
+def engine_factory(name: str, roots: Sequence[Path], ranking: Any = None) -> Callable[[], Any]:
     """A maker of one named engine (tantivy's raises ImportError when it is missing)."""
     if name == "ours":
-        return lambda: OurEngine(roots)
+        return lambda: OurEngine(roots, ranking)
     if name == "fts5":
         return fts5_peer
     if name == "tantivy":
@@ -452,6 +486,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="comma-separated, ours first (default ours,fts5,tantivy)")
     parser.add_argument("--misses", action="store_true", help="list queries not answered at rank 1")
     parser.add_argument("--json", type=Path, help="also write the per-query results here")
+    parser.add_argument("--ranking", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a field of our search.engine.Ranking (repeatable; "
+                             "b.title=0.5 sets one field's b), for A/B runs")
     parser.add_argument("--workdir", type=Path,
                         help="build the engines' indexes here (default: a temporary folder, removed)")
     args = parser.parse_args(argv)
@@ -470,6 +507,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     try:
+        ranking = parse_ranking(args.ranking)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    try:
         articles = load_articles(roots)
     except ValueError as exc:
         print(exc, file=sys.stderr)
@@ -486,7 +528,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("no known-item queries in this corpus: nothing to measure", file=sys.stderr)
         return 1
 
-    engines = [(n, engine_factory(n, roots)) for n in names]
+    if ranking is not None:
+        print(f"ours with {ranking}")
+    engines = [(n, engine_factory(n, roots, ranking)) for n in names]
     if args.workdir is not None:
         args.workdir.mkdir(parents=True, exist_ok=True)
         runs = run_benchmark(roots, queries, engines, args.workdir, K, args.repeat)

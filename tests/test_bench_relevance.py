@@ -268,10 +268,22 @@ def test_benchmark_runs_end_to_end(tiny: Path, tmp_path: Path, capsys: pytest.Ca
 def test_benchmark_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert relevance.main([str(tmp_path / "missing")]) == 2
     assert relevance.main([str(tmp_path), "--engines", "lucene"]) == 2
+    assert relevance.main([str(tmp_path), "--ranking", "no_such_knob=1"]) == 2
+    assert relevance.main([str(tmp_path), "--ranking", "k1=high"]) == 2
     empty = tmp_path / "empty"
     empty.mkdir()
     assert relevance.main([str(empty), "--engines", "fts5"]) == 1  # no queries to measure
     capsys.readouterr()
+
+
+def test_parse_ranking_overrides_fields() -> None:
+    from search.engine import Ranking
+
+    assert relevance.parse_ranking([]) is None
+    tuned = relevance.parse_ranking(["k1=0.9", "b.title=0.5"])
+    assert isinstance(tuned, Ranking)
+    assert tuned.k1 == 0.9 and tuned.b_for("title") == 0.5
+    assert tuned.b_for("excerpt") == Ranking().b_for("excerpt")
 
 
 @pytest.mark.corpus
