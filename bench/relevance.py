@@ -422,7 +422,10 @@ def parse_ranking(settings: Sequence[str]) -> Any:
         return None
     import dataclasses
 
-    from search.engine import Ranking
+    try:  # where the scoring parameters live has moved between revisions
+        from search.snapshot import Ranking
+    except ImportError:
+        from search.engine import Ranking
 
     base = Ranking()
     fields = {f.name for f in dataclasses.fields(base)}

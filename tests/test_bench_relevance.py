@@ -277,13 +277,12 @@ def test_benchmark_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_parse_ranking_overrides_fields() -> None:
-    from search.engine import Ranking
-
     assert relevance.parse_ranking([]) is None
     tuned = relevance.parse_ranking(["k1=0.9", "b.title=0.5"])
-    assert isinstance(tuned, Ranking)
+    default = type(tuned)()
     assert tuned.k1 == 0.9 and tuned.b_for("title") == 0.5
-    assert tuned.b_for("excerpt") == Ranking().b_for("excerpt")
+    assert tuned.b_for("excerpt") == default.b_for("excerpt")
+    assert tuned.coordination == default.coordination
 
 
 @pytest.mark.corpus
