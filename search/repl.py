@@ -27,7 +27,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from .errors import ExitCode, SearchError
 from .output import Style, color_enabled, escape_control
-from .repl_controller import COMMAND_NAMES, Controller, QuitOutcome, default_opener, resolve_command
+from .repl_controller import Controller, QuitOutcome, default_opener, resolve_command
 from .repl_render import MENU_ROWS, Renderer, hits_that_fit
 
 if TYPE_CHECKING:
@@ -42,16 +42,27 @@ NO_INDEX = ("search: no index at {index}\n"
 
 
 def check_index(index_dir: Path) -> str | None:
-    """Why the index cannot be used, or None. Cheap: reads no index data."""
-    from .schema import SCHEMA_VERSION
-    from .store import index_exists, read_meta
+    """Why the index cannot be used, or None.
 
-    if not index_exists(index_dir):
-        return NO_INDEX.format(index=escape_control(str(index_dir)))
+    Cheap on purpose (no Whoosh import, no index file opened): it runs before
+    the first prompt. The metadata file is written when an index is created,
+    so its absence means there is no index of ours; anything subtler (a
+    damaged segment) is reported by the first query.
+    """
+    from .schema import SCHEMA_VERSION
+    from .store import META_FILENAME, read_meta
+
+    where = escape_control(str(index_dir))
+    try:
+        has_files = index_dir.is_dir() and any(index_dir.iterdir())
+    except OSError:
+        has_files = False
+    if not (index_dir / META_FILENAME).is_file() and not has_files:
+        return NO_INDEX.format(index=where)
     meta = read_meta(index_dir)
     if meta is None or meta.schema_version != SCHEMA_VERSION:
-        return (f"search: {escape_control(str(index_dir))}: the index was built by another version "
-                "of search; rebuild it with `search index --full CORPUS_DIR`\n")
+        return (f"search: {where}: the index was built by another version of search "
+                "(or is not an index); rebuild it with `search index --full CORPUS_DIR`\n")
     return None
 
 
@@ -245,7 +256,7 @@ class Repl:
 
     def page(self, text: str) -> None:
         """Show long text through $PAGER (default `less -R`) on a terminal."""
-        if not (self.env.isatty(self.out) and self.session.app.output is not None):
+        if not self.env.isatty(self.out):
             self.write(text)
             return
         command = self.env.environ.get("PAGER") or "less"
@@ -269,4 +280,4 @@ class Repl:
             signal.signal(signal.SIGINT, previous)
 
 
-__all__ = ["COMMAND_NAMES", "Repl", "check_index", "run_lines", "run_repl"]
+__all__ = ["Repl", "check_index", "run_lines", "run_repl"]

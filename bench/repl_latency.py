@@ -1,0 +1,344 @@
+"""How fast the interactive REPL feels: time to first prompt and per-query latency.
+
+The REPL runs as a person runs it, `python -m search repl --index DIR` in a
+pseudo-terminal (stdlib `pty`, 140x45), and the clock is read off the
+screen:
+
+* first prompt: from spawning the process until the prompt's bottom
+  toolbar is drawn (the prompt is usable), and until the toolbar shows the
+  document count (the index was opened and completion values loaded by the
+  background warm-up);
+* per query: from writing `QUERY<Enter>` until the next prompt is drawn
+  after the results, i.e. what a person waits for: search, facets, "did you
+  mean", rendering and the prompt redraw.
+
+The same lines are also run in-process through the controller and the
+renderer (no terminal), to show how much of the wait is the search itself.
+
+Usage::
+
+    python bench/repl_latency.py                       # shared sample + 20,000 articles
+    python bench/repl_latency.py --sizes sample        # the shared sample only
+    python bench/repl_latency.py --sizes sample,20000 --passes 3 --starts 5 --json out.json
+
+The 20,000-article corpus is made by bench/gen_corpus.py (seed 1) under
+--work (default /tmp/repl-bench), never inside the repository; corpora and
+indexes already there are reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pty
+import re
+import select
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT.parent / "shared" / "corpus"
+ROWS, COLS = 45, 140
+
+#: the fixed query list: (kind, line); run in this order, several passes
+QUERIES: list[tuple[str, str]] = [
+    ("headline", "Ukraine uses facial recognition to identify dead Russian soldiers"),
+    ("headline", "Microsoft to Rebrand Power Apps Portals As Power Pages"),
+    ("headline", "Top 25 AI Startups Who Raised The Most Money In 2019"),
+    ("words", "power apps portals"),
+    ("words", "machine learning"),
+    ("words", "robots"),
+    ("words", "computer vision market"),
+    ("phrase", '"artificial intelligence"'),
+    ("phrase", '"power apps"'),
+    ("boolean", "ai AND robots NOT market"),
+    ("boolean", "(chips OR hardware) AND nvidia"),
+    ("field", 'provider:"Microsoft" apps'),
+    ("field", "topic:AI robots"),
+    ("field", "published:[2022-01-01 TO 2022-12-31] apps"),
+    ("wildcard", "robot*"),
+    ("typo", "facal recogniton"),
+    ("typo", "machne lerning"),
+    ("all", "*"),
+    ("command", ":sort newest"),
+    ("command", ":next"),
+    ("command", ":facets topic"),
+    ("command", ":provider Microsoft"),
+    ("command", ":clear"),
+    ("command", ":sort relevance"),
+    ("command", ":facets provider"),
+]
+
+_ESCAPES = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+_TOOLBAR = re.compile(r"docs\W+([\d,]+|…)")
+
+
+# ----------------------------------------------------------------- corpora
+
+
+def prepare(size: str, work: Path) -> tuple[str, Path, int]:
+    """(label, index folder, documents) for `sample` or a generated size."""
+    search = [sys.executable, "-m", "search"]
+    if size == "sample":
+        corpus, label = SAMPLE, "shared sample"
+    else:
+        n = int(size)
+        corpus, label = work / f"corpus-{n}", f"{n:,} articles"
+        if not (corpus / ".bench-manifest.json").is_file():
+            subprocess.run([sys.executable, str(ROOT / "bench" / "gen_corpus.py"), "--n", str(n),
+                            "--seed", "1", "--out", str(corpus)], check=True)
+    index = work / f"index-{size}"
+    subprocess.run([*search, "index", str(corpus), "--index", str(index), "--quiet"], check=True,
+                   stdout=subprocess.DEVNULL)
+    stats = json.loads(subprocess.run([*search, "stats", "--index", str(index), "--format", "json"],
+                                      check=True, capture_output=True, text=True).stdout)
+    return label, index, int(stats["documents"])
+
+
+# ----------------------------------------------------------------- the terminal
+
+
+#: the floor for the first prompt: a bare prompt_toolkit prompt with a toolbar
+BASELINE = ("from prompt_toolkit import PromptSession; "
+            "PromptSession(bottom_toolbar=' docs 0  :help').prompt('search> ')")
+
+
+class Terminal:
+    """`python -m search repl` on a pseudo-terminal, read as a screen."""
+
+    def __init__(self, index: Path | None, env: dict[str, str]) -> None:
+        self.started = time.perf_counter()
+        pid, fd = pty.fork()
+        if pid == 0:
+            try:
+                argv = ([sys.executable, "-m", "search", "repl", "--index", str(index)] if index
+                        else [sys.executable, "-c", BASELINE])
+                os.execve(argv[0], argv, env)
+            finally:
+                os._exit(127)
+        import fcntl
+        import termios
+
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
+        self.pid, self.fd = pid, fd
+        self.raw = b""
+        self._clean = ""
+        self._clean_upto = 0
+
+    @property
+    def text(self) -> str:
+        if self._clean_upto != len(self.raw):
+            self._clean = _ESCAPES.sub(b"", self.raw).decode("utf-8", "replace")
+            self._clean_upto = len(self.raw)
+        return self._clean
+
+    def pump(self, timeout: float) -> None:
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        if ready:
+            data = os.read(self.fd, 1 << 16)
+            if not data:
+                raise EOFError("the REPL exited")
+            if b"\x1b[6n" in data:  # cursor position request: answer as a terminal would
+                os.write(self.fd, f"\x1b[{ROWS};1R".encode())
+            self.raw += data
+
+    def wait_for(self, pattern: re.Pattern[str], since: int, timeout: float = 60.0) -> re.Match[str]:
+        deadline = time.perf_counter() + timeout
+        while True:
+            m = pattern.search(self.text, since)
+            if m:
+                return m
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"{pattern.pattern!r} not seen:\n{self.text[-2000:]}")
+            self.pump(0.05)
+
+    def prompt_after(self, since: int) -> tuple[float, int]:
+        """Time when a freshly drawn prompt (its `search> ` and then its
+        toolbar) appeared after text position `since`."""
+        m = self.wait_for(re.compile(r"search>"), since)
+        m = self.wait_for(_TOOLBAR, m.end())
+        return time.perf_counter(), m.end()
+
+    def send(self, text: str) -> None:
+        os.write(self.fd, text.encode())
+
+    def close(self) -> int:
+        self.send("\x04")
+        deadline = time.perf_counter() + 10
+        while time.perf_counter() < deadline:
+            try:
+                self.pump(0.05)
+            except (EOFError, OSError):
+                pass
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                os.close(self.fd)
+                return os.waitstatus_to_exitcode(status)
+        os.kill(self.pid, signal.SIGKILL)
+        os.waitpid(self.pid, 0)
+        os.close(self.fd)
+        return -9
+
+
+def repl_env(work: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "SEARCH_INDEX", "PAGER")}
+    env.update(TERM="xterm-256color", XDG_STATE_HOME=str(work / "state"), HOME=str(work / "home"))
+    return env
+
+
+def first_prompt(index: Path, documents: int, env: dict[str, str]) -> tuple[float, float]:
+    """(ms to a usable prompt, ms until the toolbar shows the document count)."""
+    term = Terminal(index, env)
+    try:
+        ready, pos = term.prompt_after(0)
+        # the toolbar is redrawn by difference: only the count itself is written
+        term.wait_for(re.compile(r"\b" + re.escape(f"{documents:,}") + r"\b"), pos - 12)
+        warm = time.perf_counter()
+    finally:
+        term.close()
+    return (ready - term.started) * 1000, (warm - term.started) * 1000
+
+
+def baseline_prompt(env: dict[str, str]) -> float:
+    """ms to the first prompt of a bare prompt_toolkit session (the floor)."""
+    term = Terminal(None, env)
+    try:
+        ready, _ = term.prompt_after(0)
+    finally:
+        term.close()
+    return (ready - term.started) * 1000
+
+
+def session_latency(index: Path, env: dict[str, str], passes: int) -> list[tuple[str, float]]:
+    """(kind, ms) for each line of each pass, in one REPL session."""
+    term = Terminal(index, env)
+    samples: list[tuple[str, float]] = []
+    try:
+        # let the warm-up finish, as it would while a person types
+        _, pos = term.prompt_after(0)
+        term.wait_for(re.compile(r"\d+\s+:help"), pos - 12)
+        for p in range(passes):
+            for i, (kind, line) in enumerate(QUERIES):
+                time.sleep(0.05)  # a person never types the next line within 50 ms
+                since = len(term.text)
+                start = time.perf_counter()
+                term.send(line + "\r")
+                done, _ = term.prompt_after(since)
+                label = "first query" if p == 0 and i == 0 else kind
+                samples.append((label, (done - start) * 1000))
+    finally:
+        status = term.close()
+    if status != 0:
+        raise SystemExit(f"the REPL exited with {status}")
+    if "Traceback" in term.text or "internal error" in term.text:
+        raise SystemExit("the REPL printed an error:\n" + term.text[-3000:])
+    return samples
+
+
+def in_process(index: Path, passes: int) -> list[tuple[str, float]]:
+    """The same lines through Controller + Renderer, no terminal."""
+    sys.path.insert(0, str(ROOT))
+    from search.output import Style
+    from search.repl_controller import Controller
+    from search.repl_render import Renderer, hits_that_fit
+
+    controller = Controller(index, page_size=lambda: hits_that_fit(ROWS))
+    renderer = Renderer(Style(True), lambda: (COLS, ROWS))
+    samples = []
+    for p in range(passes):
+        for i, (kind, line) in enumerate(QUERIES):
+            start = time.perf_counter()
+            renderer.render(controller.handle(line))
+            samples.append(("first query" if p == 0 and i == 0 else kind,
+                            (time.perf_counter() - start) * 1000))
+    return samples
+
+
+# ----------------------------------------------------------------- report
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = (len(ordered) - 1) * q / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def summary(samples: list[tuple[str, float]]) -> dict[str, Any]:
+    steady = [ms for kind, ms in samples if kind != "first query"]
+    by_kind: dict[str, list[float]] = {}
+    for kind, ms in samples:
+        by_kind.setdefault(kind, []).append(ms)
+    return {
+        "first_query_ms": next((ms for kind, ms in samples if kind == "first query"), None),
+        "n": len(steady),
+        "median_ms": statistics.median(steady),
+        "p95_ms": pct(steady, 95),
+        "max_ms": max(steady),
+        "by_kind_median_ms": {k: statistics.median(v) for k, v in by_kind.items() if k != "first query"},
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="sample,20000",
+                        help="comma-separated: 'sample' (../shared/corpus) and/or article counts")
+    parser.add_argument("--passes", type=int, default=3, help="passes over the query list per session")
+    parser.add_argument("--starts", type=int, default=5, help="REPL start-ups timed per corpus")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/repl-bench"))
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    if ROOT in args.work.resolve().parents or args.work.resolve() == ROOT:
+        parser.error("--work must be outside the repository")
+    args.work.mkdir(parents=True, exist_ok=True)
+    env = repl_env(args.work)
+    base = statistics.median(baseline_prompt(env) for _ in range(args.starts))
+    load = os.getloadavg()
+    print(f"machine load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min), "
+          f"{os.cpu_count()} CPUs; bare prompt_toolkit prompt: {base:.1f} ms to first prompt")
+    results: list[dict[str, Any]] = [{"baseline_prompt_ms": base, "loadavg": load}]
+    for size in [s.strip() for s in args.sizes.split(",") if s.strip()]:
+        label, index, documents = prepare(size, args.work)
+        starts = [first_prompt(index, documents, env) for _ in range(args.starts)]
+        pty_samples = session_latency(index, env, args.passes)
+        proc_samples = in_process(index, args.passes)
+        result = {
+            "corpus": label, "documents": documents, "terminal": f"{COLS}x{ROWS}",
+            "first_prompt_ms": {"median": statistics.median(s[0] for s in starts),
+                                "min": min(s[0] for s in starts), "max": max(s[0] for s in starts)},
+            "index_warm_ms": {"median": statistics.median(s[1] for s in starts)},
+            "repl": summary(pty_samples),
+            "in_process": summary(proc_samples),
+        }
+        results.append(result)
+        repl, proc = result["repl"], result["in_process"]
+        print(f"\n{label} ({documents:,} documents), terminal {COLS}x{ROWS}, "
+              f"{args.starts} start-ups, {args.passes} passes x {len(QUERIES)} lines")
+        fp = result["first_prompt_ms"]
+        print(f"  first prompt          median {fp['median']:7.1f} ms  "
+              f"(min {fp['min']:.1f}, max {fp['max']:.1f})")
+        print(f"  index opened (warm)   median {result['index_warm_ms']['median']:7.1f} ms after start")
+        print(f"  first query           {repl['first_query_ms']:7.1f} ms in the REPL, "
+              f"{proc['first_query_ms']:.1f} ms in-process")
+        print(f"  per line in the REPL  median {repl['median_ms']:7.1f} ms  p95 {repl['p95_ms']:.1f} ms  "
+              f"max {repl['max_ms']:.1f} ms  (n={repl['n']})")
+        print(f"  in-process            median {proc['median_ms']:7.1f} ms  p95 {proc['p95_ms']:.1f} ms  "
+              f"max {proc['max_ms']:.1f} ms")
+        kinds = ", ".join(f"{k} {v:.1f}" for k, v in repl["by_kind_median_ms"].items())
+        print(f"  REPL median by kind (ms): {kinds}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
