@@ -20,6 +20,14 @@ from .errors import CorpusNotFoundError, SkipFile
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 #: files larger than this are skipped: no news article's front matter is this big
 MAX_FILE_BYTES = 4 * 1024 * 1024
+#: front matter (the YAML part) larger than this is skipped: real articles have
+#: a few KB (11 KB at most in the sample), while PyYAML needs ~200 bytes of
+#: memory per node, so 4 MB of `[1,1,1,...]` would cost ~740 MB and 20 s
+MAX_FRONT_MATTER_CHARS = 256 * 1024
+#: how many key/value pairs YAML merge keys (`<<: *anchor`) may copy in one
+#: file: merges of merges double at every level, a bomb that aliases alone
+#: (shared, never copied) are not
+MAX_MERGED_PAIRS = 10_000
 #: caps that keep one hostile article from bloating the index or the terminal
 MAX_TITLE_CHARS = 1_000
 MAX_EXCERPT_CHARS = 10_000
@@ -123,24 +131,86 @@ _DEPTH_SCAN_BYTES = 16_384
 
 
 def _yaml_loader() -> Any:
-    """The safe loader (libyaml's when available) with lenient timestamps:
-    an impossible date such as 2022-13-45 stays a string instead of failing
-    the whole file."""
+    """The safe loader (libyaml's when available), lenient where one odd value
+    should not cost the whole article: an impossible date such as 2022-13-45,
+    or an integer too long for Python to convert, stays a string. Merge keys
+    get a budget (see `_flatten_mapping`)."""
     global _LOADER
     if _LOADER is None:
         import yaml
 
         base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-        def timestamp(loader: Any, node: Any) -> Any:
-            try:
-                return yaml.constructor.SafeConstructor.construct_yaml_timestamp(loader, node)
-            except (ValueError, OverflowError):
-                return loader.construct_scalar(node)
+        safe = yaml.constructor.SafeConstructor
 
-        _LOADER = type("LenientSafeLoader", (base,), {})
-        _LOADER.add_constructor("tag:yaml.org,2002:timestamp", timestamp)
+        def lenient(construct: Any) -> Any:
+            def constructor(loader: Any, node: Any) -> Any:
+                try:
+                    return construct(loader, node)
+                except (ValueError, OverflowError, IndexError, AttributeError, TypeError):
+                    # `!!int ''`, a 5000-digit number, a date that does not exist or
+                    # a time zone with seconds: PyYAML fails in odd ways; keep the text
+                    return loader.construct_scalar(node)
+
+            return constructor
+
+        _LOADER = type("LenientSafeLoader", (base,), {"flatten_mapping": _flatten_mapping})
+        _LOADER.add_constructor("tag:yaml.org,2002:timestamp", lenient(safe.construct_yaml_timestamp))
+        _LOADER.add_constructor("tag:yaml.org,2002:int", lenient(safe.construct_yaml_int))
+        _LOADER.add_constructor("tag:yaml.org,2002:float", lenient(safe.construct_yaml_float))
     return _LOADER
+
+
+def _flatten_mapping(loader: Any, node: Any) -> None:
+    """PyYAML's SafeConstructor.flatten_mapping (merge keys) with a budget.
+
+    The original copies the pairs of every merged mapping into the merging
+    one, recursively: `a1: {<<: [*a0, *a0]}`, `a2: {<<: [*a1, *a1]}`... doubles
+    at each level and never finishes. Here each copy is charged against
+    MAX_MERGED_PAIRS per document first.
+    """
+    from yaml.constructor import ConstructorError
+    from yaml.nodes import MappingNode, SequenceNode
+
+    def charge(pairs: list[Any]) -> None:
+        left = getattr(loader, "_merge_budget", MAX_MERGED_PAIRS) - len(pairs)
+        if left < 0:
+            raise SkipFile(f"invalid YAML: merge keys expand to more than {MAX_MERGED_PAIRS} entries")
+        loader._merge_budget = left
+
+    merge: list[Any] = []
+    index = 0
+    while index < len(node.value):
+        key_node, value_node = node.value[index]
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            del node.value[index]
+            if isinstance(value_node, MappingNode):
+                _flatten_mapping(loader, value_node)
+                charge(value_node.value)
+                merge.extend(value_node.value)
+            elif isinstance(value_node, SequenceNode):
+                submerge = []
+                for subnode in value_node.value:
+                    if not isinstance(subnode, MappingNode):
+                        raise ConstructorError("while constructing a mapping", node.start_mark,
+                                               f"expected a mapping for merging, but found {subnode.id}",
+                                               subnode.start_mark)
+                    _flatten_mapping(loader, subnode)
+                    charge(subnode.value)
+                    submerge.append(subnode.value)
+                for value in reversed(submerge):
+                    merge.extend(value)
+            else:
+                raise ConstructorError("while constructing a mapping", node.start_mark,
+                                       "expected a mapping or list of mappings for merging, "
+                                       f"but found {value_node.id}", value_node.start_mark)
+        elif key_node.tag == "tag:yaml.org,2002:value":
+            key_node.tag = "tag:yaml.org,2002:str"
+            index += 1
+        else:
+            index += 1
+    if merge:
+        node.value = merge + node.value
 
 
 def _check_depth(yaml_text: str) -> None:
@@ -201,12 +271,17 @@ def load_front_matter(yaml_text: str) -> dict[str, Any]:
     """Parse front matter YAML safely into a mapping, or raise SkipFile."""
     import yaml
 
+    if len(yaml_text) > MAX_FRONT_MATTER_CHARS:
+        raise SkipFile(f"front matter too large ({len(yaml_text)} characters; "
+                       f"limit {MAX_FRONT_MATTER_CHARS})")
     _check_depth(yaml_text)
     try:
         data = yaml.load(yaml_text, Loader=_yaml_loader())
     except yaml.constructor.ConstructorError as exc:
-        problem = (exc.problem or "unsupported YAML").split("\n")[0]
-        raise SkipFile(f"unsafe or unsupported YAML tag: {problem}") from None
+        problem = " ".join((exc.problem or "unsupported YAML").split())[:200]
+        if "constructor for the tag" in problem:
+            raise SkipFile(f"unsafe or unsupported YAML tag: {problem}") from None
+        raise SkipFile(f"unsupported YAML: {problem}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark is not None else ""
@@ -215,7 +290,11 @@ def load_front_matter(yaml_text: str) -> dict[str, Any]:
     except RecursionError:
         raise SkipFile("invalid YAML: nesting too deep") from None
     except (ValueError, TypeError, OverflowError) as exc:
-        raise SkipFile(f"invalid YAML value: {exc}") from None
+        raise SkipFile(f"invalid YAML value: {' '.join(str(exc).split())[:200]}") from None
+    except (MemoryError, SkipFile):
+        raise
+    except Exception as exc:  # noqa: BLE001 - PyYAML fails in assorted ways on odd input
+        raise SkipFile(f"invalid YAML ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})") from None
     if data is None:
         raise SkipFile("empty front matter")
     if not isinstance(data, dict):
@@ -304,7 +383,9 @@ def _quality(value: Any) -> int | None:
             return None
     else:
         return None
-    if number != number or abs(number) > 2**31:  # NaN or absurd
+    # NaN, infinities and anything outside the index's signed 32-bit field
+    # (whose lowest value means "no quality") are no quality at all
+    if number != number or not -(2**31) < number < 2**31:
         return None
     return int(number)
 
@@ -367,12 +448,41 @@ def parse_article(relpath: str, data: bytes, with_related: bool = False) -> Arti
 
 def read_article(path: Path, relpath: str | None = None, with_related: bool = False) -> Article:
     """Read and parse one file; unreadable files raise SkipFile too."""
+    data, _ = read_capped(path)
+    return parse_article(relpath or path.name, data, with_related=with_related)
+
+
+def read_capped(path: Path | str) -> tuple[bytes, os.stat_result]:
+    """At most MAX_FILE_BYTES + 1 bytes of a regular file, with its stat
+    data (for change detection); or SkipFile.
+
+    Opened non-blocking and checked with fstat: a FIFO named `x.md` (or a
+    file swapped for one after the walk) must not hang the reader, and a huge
+    file (or a symlink to /proc/kcore) must not be read whole.
+    """
     try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_FILE_BYTES + 1)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         raise SkipFile(f"cannot read file ({exc.strerror or exc})") from None
-    return parse_article(relpath or path.name, data, with_related=with_related)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise SkipFile("not a regular file")
+        if st.st_size > MAX_FILE_BYTES:
+            raise SkipFile(f"file too large ({st.st_size} bytes; limit {MAX_FILE_BYTES})")
+        chunks = []
+        left = MAX_FILE_BYTES + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks), st
+    except OSError as exc:
+        raise SkipFile(f"cannot read file ({exc.strerror or exc})") from None
+    finally:
+        os.close(fd)
 
 
 def iter_articles(files: Iterable[CorpusFile]) -> Iterator[tuple[CorpusFile, Article | SkipFile]]:

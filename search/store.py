@@ -1,22 +1,42 @@
-"""The on-disk index: opening, creating, and its metadata sidecar.
+"""The on-disk index: opening, creating, locking, and its metadata sidecar.
 
 `search-meta.json` beside the Whoosh files records the schema version (so an
 index from an incompatible version is refused with a remedy rather than
 misread), the corpus roots, and when the last run finished. It is replaced
 atomically (write to a temporary file, then rename).
+
+Crash safety rests on how Whoosh commits: segment files are written first,
+then a new table of contents (`_MAIN_<generation>.toc`) is written to a
+temporary name and renamed into place. Readers only follow the newest TOC, so
+a process killed at any point leaves the index as of its last commit; what it
+leaves behind (unreferenced segment files, temporary TOC and meta files, the
+writer's scratch folder) is garbage that `remove_leftovers` deletes under the
+write lock.
+
+The write lock is Whoosh's own `MAIN_WRITELOCK` file, locked with `flock`:
+the kernel releases it when its holder dies, so a lock left by a killed
+process never blocks the next run. `IndexLock` holds it for a whole index
+run (across several commits), so a second indexer cannot slip in between two
+commits of the first.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import os
+import re
+import shutil
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import (
+    IndexBusyError,
     IndexCorruptError,
     IndexIncompatibleError,
     IndexNotFoundError,
@@ -26,6 +46,15 @@ from .schema import SCHEMA_VERSION, build_schema
 
 META_FILENAME = "search-meta.json"
 REBUILD_HINT = "rebuild it with `search index --full CORPUS_DIR`"
+#: Whoosh's default index name: its files are `_MAIN_<gen>.toc`, `MAIN_<id>.seg`...
+INDEX_NAME = "MAIN"
+#: the lock file Whoosh's own writers use, so raw Whoosh writers and our runs exclude each other
+LOCK_FILENAME = f"{INDEX_NAME}_WRITELOCK"
+_TOC_RE = re.compile(rf"^_{INDEX_NAME}_(\d+)\.toc$")
+#: a TOC being written (`_MAIN_<gen>.toc.<time>`), renamed into place on success
+_TOC_TEMP_RE = re.compile(rf"^_{INDEX_NAME}_\d+\.toc\..+$")
+#: how often a waiting indexer retries the lock
+LOCK_POLL_SECONDS = 0.05
 
 
 @dataclass
@@ -59,8 +88,17 @@ def read_meta(index_dir: Path) -> IndexMeta | None:
         return None
 
 
+def write_error(index_dir: Path, exc: OSError, what: str = "cannot write index") -> IndexWriteError:
+    """A one-line IndexWriteError for an OSError met while writing the index."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        reason += " (free some space, then run the indexer again: it resumes from its last commit)"
+    return IndexWriteError(f"{index_dir}: {what}: {reason}")
+
+
 def write_meta(index_dir: Path, meta: IndexMeta) -> None:
     """Atomically replace the metadata file."""
+    tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=".meta-", dir=index_dir)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -69,16 +107,30 @@ def write_meta(index_dir: Path, meta: IndexMeta) -> None:
             os.fsync(fh.fileno())
         os.replace(tmp, index_dir / META_FILENAME)
     except OSError as exc:
-        raise IndexWriteError(f"{index_dir}: cannot write index metadata: {exc.strerror or exc}") from None
+        if tmp is not None:
+            try:
+                os.unlink(tmp)  # a full disk must not also leave half a temp file behind
+            except OSError:
+                pass
+        raise write_error(index_dir, exc, "cannot write index metadata") from None
+
+
+def _toc_generations(index_dir: Path) -> list[int]:
+    try:
+        names = os.listdir(index_dir)
+    except OSError:
+        return []
+    return [int(m.group(1)) for m in map(_TOC_RE.match, names) if m]
 
 
 def index_exists(index_dir: Path) -> bool:
-    from whoosh.index import exists_in
+    """Whether `index_dir` holds a Whoosh index (a table of contents file).
 
-    try:
-        return index_dir.is_dir() and exists_in(str(index_dir))
-    except Exception:  # noqa: BLE001 - an unreadable folder is "no index" here
-        return False
+    Only looks for the file: a damaged TOC still means "there is an index",
+    so that opening it reports the damage (and the `--full` remedy) instead of
+    "no index here" or silently building a new one over it.
+    """
+    return bool(_toc_generations(index_dir))
 
 
 def _check_version(index_dir: Path) -> None:
@@ -95,52 +147,188 @@ def _check_version(index_dir: Path) -> None:
         )
 
 
-def open_index(index_dir: Path) -> Any:
+def damaged(index_dir: Path, exc: BaseException) -> IndexCorruptError:
+    """The one-line IndexCorruptError (with the --full remedy) for a read failure."""
+    detail = " ".join(str(exc).split())[:200]
+    return IndexCorruptError(
+        f"{index_dir}: index is damaged ({type(exc).__name__}: {detail}); {REBUILD_HINT}"
+    )
+
+
+def open_index(index_dir: Path, *, check_version: bool = True) -> Any:
     """Open an existing index for reading; raise a named error otherwise."""
     from whoosh import index
 
-    if not index_dir.exists():
+    if not index_dir.exists() or not index_exists(index_dir):
         raise IndexNotFoundError(
             f"{index_dir}: no index here; build one with `search index CORPUS_DIR`"
         )
-    if not index_exists(index_dir):
-        raise IndexNotFoundError(
-            f"{index_dir}: no index here; build one with `search index CORPUS_DIR`"
-        )
-    _check_version(index_dir)
+    if check_version:
+        _check_version(index_dir)
     try:
         return index.open_dir(str(index_dir))
     except PermissionError as exc:
         raise IndexCorruptError(f"{index_dir}: cannot read index: {exc.strerror}") from None
+    except MemoryError:
+        raise
     except Exception as exc:  # noqa: BLE001 - whoosh raises many kinds on damage
-        raise IndexCorruptError(
-            f"{index_dir}: index is damaged ({type(exc).__name__}: {exc}); {REBUILD_HINT}"
-        ) from None
+        raise damaged(index_dir, exc) from None
 
 
-def open_or_create_index(index_dir: Path, recreate: bool = False) -> Any:
-    """Open the index for writing, creating it (and its folder) when missing.
+def _is_empty_index(index_dir: Path) -> bool:
+    """True when the index's TOC is readable and lists no segments: there is
+    nothing in it to lose by recreating it."""
+    try:
+        return bool(open_index(index_dir, check_version=False).is_empty())
+    except Exception:  # noqa: BLE001 - unreadable: not known to be empty
+        return False
 
-    An incompatible index is replaced only when `recreate` is set (--full);
-    a compatible one is always opened, so a --full rebuild keeps the old
-    documents visible until its commit.
+
+def prepare_index_dir(index_dir: Path) -> None:
+    """Create the index folder if needed and check that it is writable."""
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise IndexWriteError(f"{index_dir}: cannot create index folder: a file is in the way") from None
+    except OSError as exc:
+        raise write_error(index_dir, exc, "cannot create index folder") from None
+    if not index_dir.is_dir():
+        raise IndexWriteError(f"{index_dir}: cannot create index folder: not a folder")
+    if not os.access(index_dir, os.W_OK | os.X_OK):
+        raise IndexWriteError(f"{index_dir}: index folder is not writable")
+
+
+def create_index(index_dir: Path) -> Any:
+    """Create a new, empty index in `index_dir` (replacing whatever is there).
+
+    The metadata is written after the table of contents: a crash in between
+    leaves an empty index without metadata, which `open_for_writing` recreates
+    on the next run (an empty index has nothing to lose), never an old index
+    with new metadata that would be misread.
     """
     from whoosh import index
 
     try:
-        index_dir.mkdir(parents=True, exist_ok=True)
+        ix = index.create_in(str(index_dir), build_schema())
     except OSError as exc:
-        raise IndexWriteError(f"{index_dir}: cannot create index folder: {exc.strerror or exc}") from None
-    if not os.access(index_dir, os.W_OK):
-        raise IndexWriteError(f"{index_dir}: index folder is not writable")
+        raise write_error(index_dir, exc, "cannot create index") from None
+    write_meta(index_dir, IndexMeta())
+    return ix
+
+
+def open_for_writing(index_dir: Path, recreate: bool = False) -> tuple[Any, bool]:
+    """Open the index for a run, creating it when missing. Call under the lock.
+
+    Returns (index, created). An incompatible or damaged index is replaced
+    only when `recreate` is set (--full), or when it is empty anyway; a
+    compatible one is always opened, so a --full rebuild keeps the old
+    documents visible until it replaces them.
+    """
     if index_exists(index_dir):
         try:
-            return open_index(index_dir)
+            return open_index(index_dir), False
         except (IndexIncompatibleError, IndexCorruptError):
-            if not recreate:
+            if not recreate and not _is_empty_index(index_dir):
                 raise
-    write_meta(index_dir, IndexMeta())
+    return create_index(index_dir), True
+
+
+def open_or_create_index(index_dir: Path, recreate: bool = False) -> Any:
+    """Create the folder and open (or create) the index in it.
+
+    Kept for callers outside a locked run; the indexer uses `IndexLock`,
+    `open_for_writing` and `remove_leftovers` instead.
+    """
+    prepare_index_dir(index_dir)
+    return open_for_writing(index_dir, recreate)[0]
+
+
+# ----------------------------------------------------------------- locking
+
+
+class IndexLock:
+    """The index's write lock, held for a whole index run.
+
+    `flock`-based (Whoosh's FcntlLock on the `MAIN_WRITELOCK` file): the kernel
+    drops it when the holding process dies, however it dies.
+    """
+
+    def __init__(self, index_dir: Path) -> None:
+        from whoosh.util.filelock import FileLock
+
+        self.index_dir = index_dir
+        self._lock = FileLock(str(index_dir / LOCK_FILENAME))
+        self.held = False
+
+    @property
+    def fd(self) -> int | None:
+        """The open lock file descriptor (forked workers close their copy)."""
+        return getattr(self._lock, "fd", None)
+
+    def acquire(self, timeout: float, on_wait: Callable[[str], None] | None = None) -> None:
+        """Take the lock, waiting at most `timeout` seconds for another writer.
+
+        Raises IndexBusyError when it stays taken, IndexWriteError when the
+        lock file cannot be created.
+        """
+        deadline = time.monotonic() + max(timeout, 0.0)
+        told = False
+        try:
+            while not self._lock.acquire(blocking=False):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise IndexBusyError(
+                        f"{self.index_dir}: index is busy: another indexer is writing to it "
+                        f"(waited {timeout:g}s); try again when it has finished"
+                    )
+                if on_wait is not None and not told:
+                    told = True
+                    on_wait(f"{self.index_dir}: another indexer is writing to this index; "
+                            f"waiting up to {timeout:g}s for it to finish")
+                time.sleep(min(LOCK_POLL_SECONDS, remaining))
+        except OSError as exc:
+            raise write_error(self.index_dir, exc, "cannot lock index") from None
+        self.held = True
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            try:
+                self._lock.release()
+            except Exception:  # noqa: BLE001 - closing our own fd; the kernel drops the lock anyway
+                pass
+
+    def __enter__(self) -> IndexLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def remove_leftovers(index_dir: Path, ix: Any) -> None:
+    """Delete what killed runs left behind. Call under the lock, with no writer open.
+
+    Segment files no TOC refers to and older TOCs (a commit killed before its
+    TOC rename), temporary TOC and metadata files, and the writer's scratch
+    folder. Best effort: a file that cannot be removed is left for next time.
+    """
+    from whoosh.index import clean_files
+
     try:
-        return index.create_in(str(index_dir), build_schema())
-    except OSError as exc:
-        raise IndexWriteError(f"{index_dir}: cannot create index: {exc.strerror or exc}") from None
+        names = os.listdir(index_dir)
+    except OSError:
+        return
+    for name in names:
+        path = index_dir / name
+        try:
+            if _TOC_TEMP_RE.match(name) or name.startswith(".meta-"):
+                path.unlink()
+            elif name.endswith(".tmp") and path.is_dir():
+                shutil.rmtree(path)  # Whoosh's `MAIN.tmp` posting-pool scratch folder
+        except OSError:
+            pass
+    try:
+        toc = ix._read_toc()
+        clean_files(ix.storage, ix.indexname, toc.generation, toc.segments)
+    except Exception:  # noqa: BLE001 - cleaning is optional; the run reports real damage itself
+        pass
