@@ -106,8 +106,13 @@ def prepare(size: str, work: Path) -> tuple[str, Path, int]:
 
 
 #: the floor for the first prompt: a bare prompt_toolkit prompt with a toolbar
-BASELINE = ("from prompt_toolkit import PromptSession; "
-            "PromptSession(bottom_toolbar=' docs 0  :help').prompt('search> ')")
+BASELINE = ("from prompt_toolkit import PromptSession\n"
+            "s = PromptSession(bottom_toolbar=' docs 0  :help')\n"
+            "while True:\n"
+            "    try:\n"
+            "        s.prompt('search> ')\n"
+            "    except EOFError:\n"
+            "        break\n")
 
 
 class Terminal:
@@ -206,14 +211,22 @@ def first_prompt(index: Path, documents: int, env: dict[str, str]) -> tuple[floa
     return (ready - term.started) * 1000, (warm - term.started) * 1000
 
 
-def baseline_prompt(env: dict[str, str]) -> float:
-    """ms to the first prompt of a bare prompt_toolkit session (the floor)."""
+def baseline(env: dict[str, str], lines: int = 20) -> tuple[float, list[float]]:
+    """The floor: a bare prompt_toolkit prompt loop that does nothing with
+    its lines. (ms to first prompt, ms per line from Enter to the next prompt)."""
     term = Terminal(None, env)
+    per_line = []
     try:
         ready, _ = term.prompt_after(0)
+        for _, line in QUERIES[:lines]:
+            time.sleep(0.05)
+            since, start = len(term.text), time.perf_counter()
+            term.send(line + "\r")
+            done, _ = term.prompt_after(since)
+            per_line.append((done - start) * 1000)
     finally:
         term.close()
-    return (ready - term.started) * 1000
+    return (ready - term.started) * 1000, per_line
 
 
 def session_latency(index: Path, env: dict[str, str], passes: int) -> list[tuple[str, float]]:
@@ -301,11 +314,16 @@ def main() -> int:
         parser.error("--work must be outside the repository")
     args.work.mkdir(parents=True, exist_ok=True)
     env = repl_env(args.work)
-    base = statistics.median(baseline_prompt(env) for _ in range(args.starts))
+    runs = [baseline(env) for _ in range(args.starts)]
+    base = statistics.median(r[0] for r in runs)
+    base_line = statistics.median(ms for r in runs for ms in r[1])
     load = os.getloadavg()
     print(f"machine load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min), "
-          f"{os.cpu_count()} CPUs; bare prompt_toolkit prompt: {base:.1f} ms to first prompt")
-    results: list[dict[str, Any]] = [{"baseline_prompt_ms": base, "loadavg": load}]
+          f"{os.cpu_count()} CPUs")
+    print(f"floor, a bare prompt_toolkit prompt loop: {base:.1f} ms to first prompt, "
+          f"{base_line:.1f} ms median per line")
+    results: list[dict[str, Any]] = [{"baseline_first_prompt_ms": base, "baseline_line_ms": base_line,
+                                      "loadavg": load}]
     for size in [s.strip() for s in args.sizes.split(",") if s.strip()]:
         label, index, documents = prepare(size, args.work)
         starts = [first_prompt(index, documents, env) for _ in range(args.starts)]

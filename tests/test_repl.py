@@ -384,6 +384,16 @@ def test_missing_index_says_how_to_build_one(tmp_path: Path):
     assert "search index CORPUS_DIR" in err.getvalue()
 
 
+def test_a_folder_that_is_not_our_index_is_refused_before_the_prompt(tmp_path: Path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "todo.txt").write_text("not an index")
+    s = drive(folder, "robots\n" + CTRL_D, tmp_path)
+    assert s.status == 2
+    assert "rebuild it with `search index --full CORPUS_DIR`" in s.err
+    assert s.out == ""
+
+
 def test_corpus_control_characters_never_reach_the_terminal(corpus: Corpus, index_dir: Path,
                                                             tmp_path: Path):
     corpus.write("evil.md", "\n".join([
