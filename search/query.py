@@ -21,8 +21,6 @@ from .schema import TEXT_FIELDS
 
 #: query-time weights of the text fields (BM25F per-field boosts)
 FIELD_BOOSTS = {"title": 2.5, "excerpt": 1.0, "topics": 1.5}
-#: reward for documents matching more of the OR'ed words (Whoosh OrGroup scale)
-OR_SCALE = 0.9
 #: user-facing field names → index fields
 FIELD_ALIASES = {
     "topic": ["tag", "tags"],
@@ -38,6 +36,9 @@ _OPERATOR_WORDS = re.compile(r"\b(AND|OR|NOT|ANDNOT|ANDMAYBE|TO)\b")
 MAX_QUERY_CHARS = 4_000
 PARSE_CACHE_SIZE = 256
 _CLAUSE_START = r"(?:(?<=^)|(?<=[\s(]))"
+#: a "?" or "!" ending a word is punctuation (a pasted "… nearer?" headline),
+#: not a one-character wildcard or a NOT
+_TRAILING_PUNCT = re.compile(r"(?<=\w)[?!]+(?=\s|$)")
 #: anything that may be query syntax: fields, phrases, groups, ranges,
 #: wildcards, boosts, fuzziness, escapes, and +/- at the start of a word
 _SYNTAX_HINT = re.compile(r'[:"\'()\[\]{}*?^~\\<>=]|(?:^|\s)[+\-!]')
@@ -132,7 +133,7 @@ class QueryBuilder:
             list(TEXT_FIELDS),
             self.schema,
             fieldboosts=FIELD_BOOSTS,
-            group=qparser.OrGroup.factory(OR_SCALE),
+            group=qparser.OrGroup,
         )
         if full:
             # +/- are operators only at the start of a clause, as in Lucene:
@@ -185,7 +186,7 @@ class QueryBuilder:
         """
         from whoosh import query
 
-        text = text[:MAX_QUERY_CHARS].strip()
+        text = _TRAILING_PUNCT.sub(" ", text[:MAX_QUERY_CHARS]).strip()
         if not text or text == "*":
             return ParsedQuery(query.Every(), None)
         fast = self._plain_words(text)

@@ -209,7 +209,7 @@ class Searcher:
     def _search(self, request: SearchRequest, started: float) -> ResultPage:
         import numpy as np
 
-        from .engine import evaluate, sort_key, top_documents
+        from .engine import evaluate, sort_key, title_coverage, top_documents
 
         snap = self._snap()
         parsed = self.builder.parse(request.query)
@@ -225,6 +225,8 @@ class Searcher:
                   for name in request.facets}
 
         scored_order = request.sort == "relevance" and not parsed.is_match_all()
+        if scored_order and match.score is not None:
+            match.score = title_coverage(snap, parsed.ranked, match.score)
         want = request.offset + request.limit
         key = sort_key(snap, request.sort if scored_order or request.sort != "relevance" else "newest",
                        match.score if scored_order else None)

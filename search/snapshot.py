@@ -29,6 +29,9 @@ class Ranking:
     b: tuple[tuple[str, float], ...] = (("title", 0.75), ("excerpt", 0.75), ("topics", 0.3))
     #: weight of the share of query words matched: score × ((1 - c) + c × matched/total)
     coordination: float = 1.0
+    #: reward for a title made of the query's words (a pasted headline finds the
+    #: article with that headline first): score × (1 + t × share of title words in the query)
+    title_coverage: float = 0.25
 
     def b_for(self, field: str) -> float:
         for name, value in self.b:

@@ -129,3 +129,27 @@ def test_phrase_matches_equal_whooshs(big, phrase):
         expected = set(s.whoosh_searcher().docs_for_query(parsed.ranked))
         page = s.search(SearchRequest(phrase, limit=1000))
         assert page.total == len(expected)
+
+
+def test_title_coverage_rewards_titles_made_of_query_words(corpus, index_dir):
+    from search.engine import title_coverage
+
+    corpus.add("full.md", "Robots learn walking")             # 3 of 3 title words in the query
+    corpus.add("half.md", "Robots learn chess openings fast")  # 2 of 5
+    corpus.add("none.md", "Weather report")                  # 0
+    build_index(index_dir, [corpus.root])
+    with Searcher(index_dir) as s:
+        snap = s._snap()
+        q = s.parse("robots learn walking quickly").ranked
+        ones = np.ones(snap.n, dtype=np.float32)
+        factors = title_coverage(snap, q, ones.copy())
+        paths = [snap.column_value("path", d).decode() for d in range(snap.n)]
+        by_path = dict(zip(paths, factors.tolist(), strict=True))
+        t = snap.ranking.title_coverage
+        assert by_path["full.md"] == pytest.approx(1 + t * 1.0)
+        assert by_path["half.md"] == pytest.approx(1 + t * 2 / 5)
+        assert by_path["none.md"] == pytest.approx(1.0)
+        # negated words do not count
+        q = s.parse("robots -walking").ranked
+        factors = dict(zip(paths, title_coverage(snap, q, ones.copy()).tolist(), strict=True))
+        assert factors["full.md"] == pytest.approx(1 + t / 3)

@@ -213,3 +213,25 @@ def test_hyphenated_words_are_not_negations(s):
     page = run(s, "reinforcement-learning robots")
     assert page.hits[0].path == "_news/2023-07-07-robots.md"
     assert run(s, "walk-in").total >= 1
+
+
+def test_pasted_headline_prefers_the_article_with_that_headline(corpus, index_dir):
+    from search.indexer import build_index
+
+    headline = "Tech giants pledge to curb deepfakes before elections"
+    corpus.add("own.md", headline, excerpt="Companies signed an accord in Munich on Friday.",
+               provider="Own")
+    # another outlet's story quotes the headline in its excerpt (the seed articles do this)
+    corpus.add("echo.md", "Munich accord on election deepfakes signed by tech giants",
+               excerpt=f"{headline}, the accord says; critics want binding rules.", provider="Echo")
+    for i, topic in enumerate(["weather", "football", "markets", "gardening", "cinema"]):
+        corpus.add(f"other{i}.md", f"News about {topic} this week", excerpt=f"All about {topic}.")
+    build_index(index_dir, [corpus.root])
+    with Searcher(index_dir) as s:
+        assert s.search(SearchRequest(headline)).hits[0].path == "own.md"
+
+
+def test_question_mark_ending_a_word_is_punctuation(s):
+    assert paths(run(s, "Robots learn to walk in a day?")) >= {"_news/2023-07-07-robots.md"}
+    assert run(s, "walk?").total == run(s, "walk").total == 1
+    assert run(s, "w?lk").total == 1  # inside a word it is a one-character wildcard
