@@ -367,7 +367,7 @@ def highlight_spans(text: str, wanted: set[str]) -> tuple[Span, ...]:
     """Character spans of the words of `text` whose index form is in `wanted`.
 
     Mirrors the index analyzer (schema.text_analyzer: word tokens, lower
-    case, stop words out, Porter stems) without its per-token generator
+    case, stop words out, Snowball stems) without its per-token generator
     overhead, which dominated the time to build a page of hits.
     """
     from whoosh.analysis import STOP_WORDS
@@ -384,9 +384,9 @@ def highlight_spans(text: str, wanted: set[str]) -> tuple[Span, ...]:
 
 @functools.lru_cache(maxsize=50_000)
 def _stem(word: str) -> str:
-    from whoosh.lang.porter import stem
+    from .schema import stem_word
 
-    return stem(word)
+    return stem_word(word)
 
 
 def _from_micros(value: int) -> dt.datetime:
