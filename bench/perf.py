@@ -565,6 +565,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = "python bench/perf.py " + " ".join(argv if argv is not None else sys.argv[1:])
     args.output.parent.mkdir(parents=True, exist_ok=True)
     tiers: list[Tier] = []
+    report = ""
     for n in sizes:
         tiers.append(measure_tier(n, args, log))
         # written after every tier, so a long run that is stopped keeps what it measured
