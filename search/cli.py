@@ -280,6 +280,9 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
     """Run the command line; returns the exit status (see ExitCode)."""
     env = env or Env()
     argv = list(sys.argv[1:] if argv is None else argv)
+    # numpy's OpenBLAS starts a thread pool at import; we never use BLAS, and
+    # on a busy two-core machine that start-up was a third of a cold query
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     debug = "--debug" in argv
     try:
         args = build_parser().parse_args(argv)
