@@ -95,8 +95,10 @@ def prepare(size: str, work: Path) -> tuple[str, Path, int]:
             subprocess.run([sys.executable, str(ROOT / "bench" / "gen_corpus.py"), "--n", str(n),
                             "--seed", "1", "--out", str(corpus)], check=True)
     index = work / f"index-{size}"
-    subprocess.run([*search, "index", str(corpus), "--index", str(index), "--quiet"], check=True,
-                   stdout=subprocess.DEVNULL)
+    build = [*search, "index", str(corpus), "--index", str(index), "--quiet"]
+    if subprocess.run(build, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode != 0:
+        # an index left by an older version: rebuild it from scratch
+        subprocess.run([*build, "--full"], check=True, stdout=subprocess.DEVNULL)
     stats = json.loads(subprocess.run([*search, "stats", "--index", str(index), "--format", "json"],
                                       check=True, capture_output=True, text=True).stdout)
     return label, index, int(stats["documents"])
