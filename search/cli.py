@@ -106,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("stats", parents=[common], help="show index statistics")
     s.add_argument("--format", choices=("text", "json"), default="text")
 
-    sub.add_parser("repl", parents=[common], help="interactive search (default on a terminal)")
+    r = sub.add_parser("repl", parents=[common], help="interactive search (default on a terminal)")
+    r.add_argument("--color", choices=("auto", "always", "never"), default=None)
     return parser
 
 

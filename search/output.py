@@ -251,15 +251,31 @@ def _snippet(text: str, spans: tuple[Span, ...], budget: int) -> tuple[str, tupl
 
 
 def render_facet_text(facet: Facet, style: Style, width: int = 100) -> str:
+    """A facet as wrapped "value count · value count" lines.
+
+    Lines are laid out on the plain text (escape codes would count as width)
+    and never break inside an entry; counts are styled afterwards.
+    """
     label = f"{facet.name}: "
     if not facet.values:
         return style.dim(label + "(none)")
-    parts = [f"{escape_control(str(v.value))} {style.bold(str(v.count))}" for v in facet.values]
+    entries = [(escape_control(str(v.value)), str(v.count)) for v in facet.values]
     more = facet.distinct - len(facet.values)
-    tail = f"  (+{more} more, {facet.other} hits)" if more > 0 else ""
-    body = textwrap.fill(" · ".join(parts) + tail, width, initial_indent=label,
-                         subsequent_indent=" " * len(label), break_on_hyphens=False)
-    return body
+    tail = f"(+{more} more, {facet.other} hits)" if more > 0 else ""
+    lines: list[str] = []
+    line, used = label, len(label)
+    pieces = [(f"{value} {style.bold(count)}", len(value) + 1 + len(count)) for value, count in entries]
+    if tail:
+        pieces.append((tail, len(tail)))
+    for i, (text, plain_len) in enumerate(pieces):
+        sep = "" if i == 0 else ("  " if tail and i == len(pieces) - 1 else " · ")
+        if i and used + len(sep) + plain_len > width:
+            lines.append(line)
+            line, used, sep = " " * len(label), len(label), ""
+        line += sep + text
+        used += len(sep) + plain_len
+    lines.append(line)
+    return "\n".join(lines)
 
 
 def render_summary(page: ResultPage, style: Style) -> str:

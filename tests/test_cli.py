@@ -198,3 +198,19 @@ def test_whoosh_distribution_is_the_pinned_fork():
 
     assert version("whoosh3") == "3.54.0"
     assert whoosh.versionstring() == "3.54.0"
+
+
+def test_facet_lines_fit_the_width_with_colour_and_never_split_a_value():
+    import re
+
+    from search.output import Style, render_facet_text
+    from search.searcher import Facet, FacetValue
+
+    values = [("Microsoft", 532), ("On MSFT", 6), ("Electronic Design", 7), ("Business Insider", 3)] * 3
+    facet = Facet("provider", tuple(FacetValue(v, c) for v, c in values), 91, 103)
+    for style in (Style(False), Style(True)):
+        lines = render_facet_text(facet, style, 60).splitlines()
+        plain = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in lines]
+        assert len(lines) > 1 and all(len(line) <= 60 for line in plain)
+        assert not any(line.rstrip().endswith(("On", "Electronic", "Business")) for line in plain)
+        assert plain[-1].endswith("(+79 more, 103 hits)")
