@@ -552,7 +552,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="what code is measured, for the notes (e.g. 'snapshot of commit abc123')")
     parser.add_argument("--strict", action="store_true",
                         help="fail when a keyword query's total differs by more than "
-                        f"{STRICT_GAP:.0%} between engines")
+                        f"{STRICT_GAP * 100:.0f}%% between engines")
     args = parser.parse_args(argv)
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     if not args.source.is_dir():
