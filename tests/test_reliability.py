@@ -690,7 +690,7 @@ def _segment_files(index: Path) -> list[Path]:
 
 
 @pytest.mark.parametrize("damage", ["toc-garbage", "toc-truncated", "segment-deleted",
-                                    "segment-truncated", "segment-garbage"])
+                                    "segment-truncated", "segment-garbage", "segment-zeroed-tail"])
 def test_corrupted_index_file(tmp_path: Path, damage: str):
     index = tmp_path / "index"
     small = tmp_path / "small"
@@ -706,15 +706,21 @@ def test_corrupted_index_file(tmp_path: Path, damage: str):
         seg.unlink()
     elif damage == "segment-truncated":
         seg.write_bytes(seg.read_bytes()[:100])
-    else:
+    elif damage == "segment-garbage":
         data = bytearray(seg.read_bytes())
         data[: len(data) // 2] = os.urandom(len(data) // 2)
+        seg.write_bytes(bytes(data))
+    else:  # what a crash of the machine (not of the process) can leave: a tail of zeros
+        data = bytearray(seg.read_bytes())
+        data[len(data) // 2 :] = bytes(len(data) - len(data) // 2)
         seg.write_bytes(bytes(data))
 
     # the indexer names the damage and the remedy; it never builds over it silently
     code, _, err = cli("index", str(small), "--index", str(index))
     assert_one_line_error(code, err, "damaged", "--full")
-    # queries: one line, exit 2, never a traceback
+    # queries: one line, exit 2, never a traceback (the message names the --full
+    # remedy for a damaged table of contents; for a damaged segment that is up to
+    # the searcher, see the issue 6 note)
     for argv in (["query", "story"], ["query", "*", "--format", "json"], ["stats"]):
         code, out, err = cli(*argv, "--index", str(index))
         assert code == 2 and "Traceback" not in err and err.count("\n") == 1, (argv, err)
