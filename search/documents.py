@@ -8,9 +8,10 @@ be turned into an article raises `SkipFile` with a one-line reason.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,12 +79,15 @@ class CorpusFile:
 # --------------------------------------------------------------------- walking
 
 
-def walk_corpus(root: Path) -> Iterator[CorpusFile]:
+def walk_corpus(root: Path, on_error: Callable[[str, str], None] | None = None) -> Iterator[CorpusFile]:
     """Yield every Markdown file under `root`, recursively, in sorted order.
 
     Symlinked folders are followed once (a loop is cut by remembering the
     (device, inode) of every folder entered); anything that is not a regular
-    file is skipped.
+    file is skipped. What cannot be read is reported through
+    `on_error(path, reason)`: a sub-folder that cannot be listed, and a
+    Markdown name that cannot be followed (a broken or looping symlink). A
+    root that cannot be listed raises CorpusNotFoundError.
     """
     root = root.resolve() if root.exists() else root
     try:
@@ -99,13 +103,23 @@ def walk_corpus(root: Path) -> Iterator[CorpusFile]:
         try:
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
-        except OSError:
-            continue  # unreadable folder: nothing under it can be indexed
+        except OSError as exc:
+            if folder == root:
+                raise CorpusNotFoundError(
+                    f"{root}: cannot read corpus folder ({exc.strerror or exc})"
+                ) from None
+            if on_error:  # nothing under it can be indexed: say so, and go on
+                on_error(str(folder), f"cannot read folder ({exc.strerror or exc})")
+            continue
         subdirs: list[Path] = []
         for entry in entries:
             try:
                 est = entry.stat(follow_symlinks=True)
-            except OSError:
+            except OSError as exc:
+                if on_error and entry.name.lower().endswith(MARKDOWN_SUFFIXES):
+                    broken = exc.errno == errno.ENOENT and entry.is_symlink()
+                    on_error(entry.path, "broken symbolic link" if broken
+                             else f"cannot read file ({exc.strerror or exc})")
                 continue  # dangling symlink or vanished entry
             if stat.S_ISDIR(est.st_mode):
                 key = (est.st_dev, est.st_ino)

@@ -624,7 +624,7 @@ def _run(
     jobs: list[_Job] = []
     job_meta: list[tuple[Path, CorpusFile]] = []
     for root in resolved:
-        for cf in walk_corpus(root):
+        for cf in walk_corpus(root, on_error=skip):
             if display_path(cf.relpath) != cf.relpath:
                 skip(str(cf.abspath), "file name is not valid UTF-8")
                 continue

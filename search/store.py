@@ -159,6 +159,12 @@ def open_index(index_dir: Path, *, check_version: bool = True) -> Any:
     """Open an existing index for reading; raise a named error otherwise."""
     from whoosh import index
 
+    try:
+        os.listdir(index_dir)
+    except PermissionError as exc:
+        raise IndexCorruptError(f"{index_dir}: cannot read index: {exc.strerror}") from None
+    except OSError:
+        pass  # missing or not a folder: "no index here" below
     if not index_dir.exists() or not index_exists(index_dir):
         raise IndexNotFoundError(
             f"{index_dir}: no index here; build one with `search index CORPUS_DIR`"

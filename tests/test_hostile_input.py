@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -135,6 +136,7 @@ def zoo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     os.mkfifo(root / "bad" / "fifo.md")
     os.symlink("/dev/zero", root / "bad" / "zero.md")
     os.symlink(root / "nowhere.md", root / "bad" / "dangling.md")
+    os.symlink("selfloop.md", root / "bad" / "selfloop.md")  # a symlink to itself
     os.symlink(root, root / "ok" / "loop")  # a symlink loop
     os.symlink(root / "ok", root / "ok" / "folder.md" / "up")  # and another, deeper
 
@@ -195,7 +197,10 @@ def test_zoo_each_broken_file_is_one_skip_line(zoo: dict[str, object]):
     too_large = _reason(lines, str(root.resolve() / "bad" / "too-large.md"))
     assert too_large is not None and too_large.startswith("file too large (10737418240 bytes")
     assert _reason(lines, str(root.resolve() / "bad") + "/caf\\xe9.md") == "file name is not valid UTF-8"
-    expected_skips = sum(o == "skipped" for _, (o, _f) in ZOO.values()) + 2
+    assert _reason(lines, str(root.resolve() / "bad" / "dangling.md")) == "broken symbolic link"
+    loop = _reason(lines, str(root.resolve() / "bad" / "selfloop.md"))
+    assert loop == "cannot read file (Too many levels of symbolic links)"
+    expected_skips = sum(o == "skipped" for _, (o, _f) in ZOO.values()) + 4
     assert len(lines) == expected_skips
 
 
@@ -253,6 +258,32 @@ def test_unreadable_file_is_skipped(tmp_path: Path):
         (root / "secret.md").chmod(0o644)
     assert code == 0 and "skipped 1" in out
     assert err.endswith("secret.md: cannot read file (Permission denied)\n")
+
+
+def test_unreadable_folders_are_reported(tmp_path: Path, monkeypatch):
+    """Simulated (root reads everything): listing one folder fails with EACCES."""
+    root = tmp_path / "corpus"
+    for rel in ("a/ok.md", "locked/hidden.md"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(fm(title="Fine"))
+    real_scandir = os.scandir
+    blocked = {str(root.resolve() / "locked")}
+
+    def scandir(path: Any = ".") -> Any:
+        if str(path) in blocked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    index = str(tmp_path / "index")
+    code, out, err = cli("index", str(root), "--index", index)
+    assert code == 0 and out.startswith("indexed 1,") and "skipped 1" in out
+    assert err == f"{root.resolve() / 'locked'}: cannot read folder (Permission denied)\n"
+    assert cli("index", str(root), "--index", index, "--strict")[0] == 1
+
+    blocked.add(str(root.resolve()))  # the corpus folder itself
+    code, _, err = cli("index", str(root), "--index", index)
+    assert code == 2 and err.count("\n") == 1 and "cannot read corpus folder (Permission denied)" in err
 
 
 def test_file_replaced_by_a_fifo_after_the_walk_does_not_hang(tmp_path: Path):

@@ -572,6 +572,25 @@ def test_read_only_filesystem_is_a_write_error(tmp_path: Path, shared: Path, mon
     assert_one_line_error(code, err, "Read-only file system")
 
 
+def test_unreadable_index_folder(tmp_path: Path, monkeypatch):
+    """Simulated (root reads everything): listing the index folder fails with EACCES."""
+    index = tmp_path / "index"
+    small = tmp_path / "small"
+    write_corpus(small, range(5))
+    build_index(index, [small])
+    real_listdir = os.listdir
+
+    def listdir(path: Any = ".") -> list[str]:
+        if Path(path) == index:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_listdir(path)
+
+    monkeypatch.setattr(os, "listdir", listdir)
+    for argv in (["query", "story"], ["stats"]):
+        code, _, err = cli(*argv, "--index", str(index))
+        assert_one_line_error(code, err, "cannot read index: Permission denied")
+
+
 class _DiskFull:
     """Make Whoosh's file writes fail with ENOSPC once `budget` bytes were written."""
 
