@@ -217,8 +217,10 @@ class Indexer:
 _counter = iter(range(10**6))
 
 
-def start_indexer(index: Path, corpus: Path, *args: str, pause: str = "",
+def start_indexer(index: Path, corpus: Path | None, *args: str, pause: str = "",
                   commit_docs: int | None = BATCH) -> Indexer:
+    """Start `search index [CORPUS] --index INDEX ARGS...` (no CORPUS: the
+    folders recorded in the index)."""
     work = index.parent / f"proc{next(_counter)}"
     work.mkdir()
     env = dict(os.environ, HOME=str(work), SEARCH_TEST_PAUSE=pause,
@@ -228,13 +230,14 @@ def start_indexer(index: Path, corpus: Path, *args: str, pause: str = "",
     out, err = work / "stdout", work / "stderr"
     with open(out, "wb") as fo, open(err, "wb") as fe:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "search", "index", str(corpus), "--index", str(index), *args],
+            [sys.executable, "-m", "search", "index", *([str(corpus)] if corpus else []),
+             "--index", str(index), *args],
             stdout=fo, stderr=fe, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
         )
     return Indexer(proc, work / "paused", out, err)
 
 
-def run_indexer(index: Path, corpus: Path, *args: str) -> tuple[int, str, str]:
+def run_indexer(index: Path, corpus: Path | None, *args: str) -> tuple[int, str, str]:
     return start_indexer(index, corpus, *args, commit_docs=None).finish()
 
 
@@ -307,8 +310,9 @@ def test_sigkill_leaves_last_commit_and_rerun_converges(tmp_path: Path, shared: 
         assert query_total(index) == committed
         assert cli("stats", "--index", str(index), "--format", "json")[0] == 0
 
-    # the lock died with the process: no waiting at all
-    code, out, err = run_indexer(index, shared, "--lock-timeout", "0")
+    # the lock died with the process: no waiting at all; and once the index
+    # exists it knows its corpus folder, so a bare `search index` resumes
+    code, out, err = run_indexer(index, None if committed else shared, "--lock-timeout", "0")
     assert code == 0, err
     assert out.startswith(f"indexed {N - committed}, updated 0, removed 0, unchanged {committed}")
     assert state(index) == expected(range(N))
