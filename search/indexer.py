@@ -211,11 +211,11 @@ def _parse_job(job: _Job) -> _Parsed:
 
 
 def _die_with_parent(parent: int) -> None:
-    """Make this worker exit when the indexer dies, even by SIGKILL.
+    """Make this worker exit as soon as the indexer dies, even by SIGKILL.
 
-    A forked pool worker blocks on a pipe that it holds both ends of, so it
-    would never notice its parent's death; it would linger, and with it its
-    copy of every inherited file descriptor.
+    Otherwise a worker notices only when it next talks to its parent, after
+    finishing its current chunk of 64 files (seconds of YAML for hostile
+    ones), and lingers until then.
     """
     try:
         import ctypes
@@ -345,17 +345,26 @@ def article_fields(article: Article, root: Path, st: bytes) -> dict[str, Any]:
 
 def _existing_stamps(reader: Any, roots: set[str] | None) -> dict[str, tuple[int, bytes]]:
     """uid → (docnum, stamp) for live documents under the given roots (all
-    documents when `roots` is None)."""
+    documents when `roots` is None).
+
+    Reads each segment's columns whole: periodic commits leave several
+    segments, and per-document lookups through a multi-segment reader cost
+    a dispatch each.
+    """
     if reader.doc_count_all() == 0:
         return {}  # an empty index's reader has no columns at all
-    uids = reader.column_reader("uid")
-    stamps = reader.column_reader("stamp")
+    leaves = reader.leaf_readers() if hasattr(reader, "leaf_readers") else [(reader, 0)]
     out: dict[str, tuple[int, bytes]] = {}
-    for docnum in reader.all_doc_ids():
-        uid = uids[docnum]
-        uid = uid.decode() if isinstance(uid, bytes) else uid
-        if roots is None or uid.split(MULTI_SEP, 1)[0] in roots:
-            out[uid] = (docnum, stamps[docnum])
+    for leaf, base in leaves:
+        if leaf.doc_count_all() == 0:
+            continue
+        uids = list(leaf.column_reader("uid"))
+        stamps = list(leaf.column_reader("stamp"))
+        for docnum in leaf.all_doc_ids():
+            uid = uids[docnum]
+            uid = uid.decode() if isinstance(uid, bytes) else uid
+            if roots is None or uid.split(MULTI_SEP, 1)[0] in roots:
+                out[uid] = (base + docnum, stamps[docnum])
     return out
 
 
