@@ -149,9 +149,17 @@ def cmd_index(args: argparse.Namespace, env: Env) -> int:
             env.stderr.write(f"\rindexing [{bar:<25}] {done}/{total} ({pct}%)")
             env.stderr.flush()
 
+    def on_wait(message: str) -> None:
+        # a person at a terminal learns why nothing happens; scripts keep one-line errors
+        from .output import escape_control
+
+        env.stderr.write(f"{escape_control(message)}\n")
+        env.stderr.flush()
+
     report = build_index(settings.index_dir, roots, full=args.full, on_skip=on_skip,
                          progress=progress if show_progress else None,
-                         lock_timeout=args.lock_timeout, workers=args.workers)
+                         lock_timeout=args.lock_timeout, workers=args.workers,
+                         on_wait=on_wait if show_progress else None)
     if show_progress:
         env.stderr.write("\r\x1b[K")
     if args.format == "json":
@@ -300,7 +308,8 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
         _report(env, argv, exc.kind, str(exc))
         return int(exc.exit_code)
     except KeyboardInterrupt:
-        env.stderr.write("\ninterrupted\n")
+        # start on a fresh line only if a progress bar may be on this one
+        env.stderr.write(("\r\x1b[K" if env.isatty(env.stderr) else "") + "interrupted\n")
         return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
         # the reader went away (`search query ... | head`): not an error of ours

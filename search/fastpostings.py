@@ -77,6 +77,7 @@ def write_sidecar(index_dir: Path, leaf: Any, segment: Any) -> Path:
             fh.write(np.asarray(offsets, dtype=np.int64).tobytes())
             fh.write(ids_all.tobytes())
             fh.write(tfs_all.tobytes())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; index files are world-readable
         os.replace(tmp, target)
     except BaseException:
         try:

@@ -609,6 +609,18 @@ def _open_existing(
     return ix, existing
 
 
+def _sync_sidecars(index_dir: Path) -> None:
+    """Write the posting sidecars of new segments (see fastpostings), still
+    under the lock. They are derived and optional: a failure here only means
+    queries read Whoosh's postings, so it must not fail the run."""
+    from .fastpostings import sync_sidecars
+
+    try:
+        sync_sidecars(index_dir)
+    except (OSError, ValueError, MemoryError):
+        pass
+
+
 def _run(
     index_dir: Path,
     resolved: list[Path],
@@ -703,6 +715,7 @@ def _run(
         batches.cancel()
         raise
     report.commits = batches.commits
+    _sync_sidecars(index_dir)
 
     try:
         with ix.reader() as r:

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import pickle
 import re
+import struct
 import time
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +23,19 @@ from typing import Any
 from .errors import IndexCorruptError, UsageError
 from .query import Filters, ParsedQuery, QueryBuilder, positive_terms
 from .schema import MISSING, MISSING32
+
+#: what Whoosh raises on damaged index files: missing or cut-short files,
+#: unpicklable or misaligned blocks (its directory and stored fields are pickles)
+INDEX_DAMAGE = (OSError, EOFError, ValueError, KeyError, IndexError,
+                pickle.UnpicklingError, struct.error, zlib.error)
+
+
+def _damaged(index_dir: Path, exc: BaseException) -> IndexCorruptError:
+    return IndexCorruptError(
+        f"{index_dir}: cannot read index ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); "
+        "rebuild it with `search index --full CORPUS_DIR`"
+    )
+
 
 SORTS = ("relevance", "newest", "oldest", "quality")
 #: the index tokenizer's pattern (whoosh.analysis default_pattern)
@@ -200,11 +216,8 @@ class Searcher:
             return self._search(request, started)
         except (UsageError, KeyboardInterrupt):
             raise
-        except (OSError, EOFError, ValueError, KeyError, IndexError) as exc:
-            raise IndexCorruptError(
-                f"{self.index_dir}: cannot read index ({type(exc).__name__}: {exc}); "
-                "rebuild it with `search index --full CORPUS_DIR`"
-            ) from None
+        except INDEX_DAMAGE as exc:
+            raise _damaged(self.index_dir, exc) from None
 
     def _search(self, request: SearchRequest, started: float) -> ResultPage:
         import numpy as np
@@ -336,6 +349,13 @@ class Searcher:
         return list(self._facet(snap, name, snap.live, np.flatnonzero(snap.live), 10**9).values)
 
     def stats(self) -> IndexStats:
+        """Index statistics. Raises IndexCorruptError when the index cannot be read."""
+        try:
+            return self._stats()
+        except INDEX_DAMAGE as exc:
+            raise _damaged(self.index_dir, exc) from None
+
+    def _stats(self) -> IndexStats:
         import numpy as np
 
         from .store import read_meta

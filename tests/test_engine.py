@@ -105,8 +105,13 @@ def test_results_identical_with_and_without_sidecar(big):
                             {k: v.values for k, v in page.facets.items()}))
             return out
 
+    written = sorted(p.name for p in index.glob("*.fpost"))
+    assert written, "the indexer writes a sidecar for its segment"
+    for path in index.glob("*.fpost"):
+        path.unlink()
     without = run_all()
     assert sync_sidecars(index) == 1
+    assert sorted(p.name for p in index.glob("*.fpost")) == written
     assert sync_sidecars(index) == 0  # idempotent
     assert run_all() == without
 
