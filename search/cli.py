@@ -45,7 +45,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse that raises UsageError instead of printing and exiting."""
 
     def error(self, message: str) -> Any:  # type: ignore[override]
-        raise UsageError(f"{self.prog}: {message}")
+        where = self.prog.removeprefix(PROG).strip()
+        raise UsageError(f"{where}: {message}" if where else message)
 
 
 def _version() -> str:
@@ -305,7 +306,10 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
                 return ExitCode.ERROR
         return int(COMMANDS[command](args, env))
     except SearchError as exc:
-        _report(env, argv, exc.kind, str(exc))
+        message = str(exc)
+        if "unrecognized arguments: -" in message and "query" in argv:
+            message += " (a query starting with '-' goes after '--': search query [OPTIONS] -- -word)"
+        _report(env, argv, exc.kind, message)
         return int(exc.exit_code)
     except KeyboardInterrupt:
         # start on a fresh line only if a progress bar may be on this one

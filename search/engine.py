@@ -18,6 +18,7 @@ arrays is what makes a 20,000-article query take milliseconds in Python.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import numpy as np
@@ -39,7 +40,13 @@ def evaluate(snap: Snapshot, q: Any) -> Match:
     from whoosh import query as wq
 
     if isinstance(q, wq.Every):
-        return Match(snap.live.copy(), None)
+        if not q.fieldname:
+            return Match(snap.live.copy(), None)
+        if q.fieldname in snap.reader.schema.names() and snap.reader.schema[q.fieldname].scorable:
+            return Match(snap.live & (snap.field_lengths(q.fieldname) > 0), None)
+        return _fallback(snap, q)  # `field:*` on a filter field: documents that have it
+    if isinstance(q, wq.NumericRange) and q.fieldname in _RANGE_COLUMNS:
+        return _evaluate_range(snap, q)
     if q is wq.NullQuery or isinstance(q, wq.qcore._NullQuery):
         return Match(snap.none(), None)
     if isinstance(q, wq.Term) and isinstance(q.text, str):
@@ -89,6 +96,33 @@ def evaluate(snap: Snapshot, q: Any) -> Match:
     if isinstance(q, (wq.Prefix, wq.Wildcard, wq.FuzzyTerm, wq.Variations)):
         return _evaluate_expansion(snap, q)
     return _fallback(snap, q)
+
+
+#: range fields answered from a numeric column: (column, missing value, scale)
+_RANGE_COLUMNS = {"published": ("ts", MISSING), "quality": ("quality_col", MISSING32),
+                  "year": ("year_col", MISSING32)}
+
+
+def _evaluate_range(snap: Snapshot, q: Any) -> Match:
+    """A numeric or date range compared against its column in one pass
+    (Whoosh expands a range into many terms and walks them in Python:
+    ~40 ms per query on 20,000 articles)."""
+    column, missing = _RANGE_COLUMNS[q.fieldname]
+    values = snap.numeric_column(column, missing)
+    start, end = q.start, q.end
+    if q.fieldname == "published":
+        # Whoosh's date longs count microseconds from year 1; the column from 1970
+        from whoosh.util.times import datetime_to_long
+
+        epoch = datetime_to_long(dt.datetime(1970, 1, 1))
+        start = None if start is None else start - epoch
+        end = None if end is None else end - epoch
+    mask = snap.live & (values != missing)
+    if start is not None:
+        mask &= (values > start) if q.startexcl else (values >= start)
+    if end is not None:
+        mask &= (values < end) if q.endexcl else (values <= end)
+    return Match(mask, None)
 
 
 def _add(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:

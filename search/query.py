@@ -36,9 +36,12 @@ _OPERATOR_WORDS = re.compile(r"\b(AND|OR|NOT|ANDNOT|ANDMAYBE|TO)\b")
 MAX_QUERY_CHARS = 4_000
 PARSE_CACHE_SIZE = 256
 _CLAUSE_START = r"(?:(?<=^)|(?<=[\s(]))"
+_EXCLUDED = re.compile(r"(?:(?:(?<=^)|(?<=[\s(]))-|\bNOT\s+)[^\s()]+")
+_MINUS = re.compile(_CLAUSE_START + r"-(?=[^\s\-])")
 #: a "?" or "!" ending a word is punctuation (a pasted "… nearer?" headline),
 #: not a one-character wildcard or a NOT
-_TRAILING_PUNCT = re.compile(r"(?<=\w)[?!]+(?=\s|$)")
+#: (only in plain words: `provider:EurekAlert!` keeps its "!")
+_TRAILING_PUNCT = re.compile(r"(?<!\S)([^\s:\"]*\w)[?!]+(?=\s|$)")
 #: anything that may be query syntax: fields, phrases, groups, ranges,
 #: wildcards, boosts, fuzziness, escapes, and +/- at the start of a word
 _SYNTAX_HINT = re.compile(r'[:"\'()\[\]{}*?^~\\<>=]|(?:^|\s)[+\-!]')
@@ -83,13 +86,16 @@ def parse_date_bound(text: str, end: bool = False) -> dt.datetime:
             moment = dt.datetime.combine(raw_date, dt.time.max if end else dt.time.min)
             return moment.replace(tzinfo=dt.timezone.utc)
         value = dt.datetime.fromisoformat(raw[:-1] + "+00:00" if raw.endswith("Z") else raw)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise UsageError(
             f"invalid date {text!r}: use an ISO date such as 2022-04-18 (or 2022-04, 2022)"
         ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc)
+    try:
+        return value.astimezone(dt.timezone.utc)
+    except OverflowError:
+        raise UsageError(f"invalid date {text!r}: out of range") from None
 
 
 def to_naive_utc(value: dt.datetime) -> dt.datetime:
@@ -127,13 +133,12 @@ class QueryBuilder:
 
     def _make_parser(self, full: bool) -> Any:
         from whoosh import qparser
-        from whoosh.qparser.dateparse import DateParserPlugin
 
         parser = qparser.MultifieldParser(
             list(TEXT_FIELDS),
             self.schema,
             fieldboosts=FIELD_BOOSTS,
-            group=qparser.OrGroup,
+            group=_implicit_or_group(),
         )
         if full:
             # +/- are operators only at the start of a clause, as in Lucene:
@@ -141,7 +146,7 @@ class QueryBuilder:
             parser.add_plugin(qparser.PlusMinusPlugin(plusexpr=_CLAUSE_START + r"\+(?=\S)",
                                                       minusexpr=_CLAUSE_START + r"-(?=\S)"))
             parser.add_plugin(qparser.GtLtPlugin())
-            parser.add_plugin(DateParserPlugin(free=False))
+            parser.add_plugin(_date_plugin()(free=False))
             parser.add_plugin(qparser.FieldAliasPlugin(FIELD_ALIASES))
         else:
             # plain words only: no fields, operators, phrases, ranges or wildcards
@@ -186,14 +191,14 @@ class QueryBuilder:
         """
         from whoosh import query
 
-        text = _TRAILING_PUNCT.sub(" ", text[:MAX_QUERY_CHARS]).strip()
+        text = _TRAILING_PUNCT.sub(r"\1", text[:MAX_QUERY_CHARS]).strip()
         if not text or text == "*":
             return ParsedQuery(query.Every(), None)
         fast = self._plain_words(text)
         if fast is not None:
             return fast
         try:
-            raw = self.parser.parse(text, normalize=False)
+            raw = self.parser.parse(_minus_to_not(text), normalize=False)
             if not _has_error(raw):
                 return _split_filters(_rewrite_negations(raw))
         except Exception:  # noqa: BLE001 - whoosh's grammar raises assorted errors
@@ -222,6 +227,8 @@ class QueryBuilder:
         """Search the words of `text` with no syntax at all."""
         from whoosh import query
 
+        # excluded words must not come back as wanted ones
+        text = _EXCLUDED.sub(" ", text)
         words = _SYNTAX_CHARS.sub(" ", text)
         words = _OPERATOR_WORDS.sub(lambda m: m.group(0).lower(), words)
         try:
@@ -250,6 +257,55 @@ class QueryBuilder:
         if not parts:
             return None
         return parts[0] if len(parts) == 1 else query.And(parts)
+
+
+def _implicit_or_group() -> Any:
+    """The group of space-separated clauses. Not an OrGroup subclass: Whoosh's
+    OR operator merges into an OrGroup on its left, which flattened
+    `(ai NOT data) OR model` into `ai NOT data model` and let the NOT escape
+    its parentheses."""
+    from whoosh import query
+    from whoosh.qparser import syntax
+
+    class ImplicitOrGroup(syntax.GroupNode):
+        qclass = query.Or
+
+    return ImplicitOrGroup
+
+
+def _minus_to_not(text: str) -> str:
+    """`-word` → `NOT word` outside phrases: Whoosh's +/- plugin cannot handle
+    a minus inside parentheses (`model (ai -data)` raised and lost the minus)."""
+    parts = text.split('"')
+    for i in range(0, len(parts), 2):  # even parts are outside quotes
+        parts[i] = _MINUS.sub("NOT ", parts[i])
+    return '"'.join(parts)
+
+
+def _date_plugin() -> Any:
+    """Whoosh's date plugin, with `>`, `<` and `{…}` bounds made exclusive of
+    the whole period they name (`published:>2021-02-08` starts the next day);
+    Whoosh turned them into inclusive bounds."""
+    from whoosh.qparser.dateparse import DateParserPlugin, DateRangeNode
+    from whoosh.util.times import timespan
+
+    class ExclusiveAwareDateParserPlugin(DateParserPlugin):
+        def _span(self, text: str) -> Any:
+            bound = self._bound_from(text)
+            return timespan(bound, bound).disambiguated(self.basedate)
+
+        def range_to_dt(self, node: Any) -> Any:
+            drn = super().range_to_dt(node)
+            if not isinstance(drn, DateRangeNode):
+                return drn
+            tick = dt.timedelta(microseconds=1)
+            if getattr(node, "startexcl", False) and node.start and drn.start is not None:
+                drn.start = self._span(node.start).end + tick
+            if getattr(node, "endexcl", False) and node.end and drn.end is not None:
+                drn.end = self._span(node.end).start - tick
+            return drn
+
+    return ExclusiveAwareDateParserPlugin
 
 
 def _any_of(fieldname: str, values: Sequence[str]) -> Any:

@@ -38,6 +38,7 @@ def _damaged(index_dir: Path, exc: BaseException) -> IndexCorruptError:
 
 
 SORTS = ("relevance", "newest", "oldest", "quality")
+_MAX_SCORE = 3.0e38  # just under float32's largest finite value
 #: the index tokenizer's pattern (whoosh.analysis default_pattern)
 _TOKEN = re.compile(r"[\w\*]+(\.?[\w\*]+)*")
 FACETS = ("provider", "topic", "year")
@@ -173,7 +174,11 @@ class Searcher:
             self._searcher = self._ix.searcher()
             self._snapshot = None
         elif not self._searcher.up_to_date():
-            self._searcher = self._searcher.refresh()
+            # a fresh searcher, not refresh(): whoosh3's refresh reuses segment
+            # readers with their old deletion lists, so a long-lived searcher
+            # (REPL, --batch) saw deleted and replaced documents twice
+            self._searcher.close()
+            self._searcher = self._ix.searcher()
             self._snapshot = None
         return self._searcher
 
@@ -226,7 +231,11 @@ class Searcher:
 
         snap = self._snap()
         parsed = self.builder.parse(request.query)
-        match = evaluate(snap, parsed.ranked)
+        with np.errstate(over="ignore", invalid="ignore"):
+            match = evaluate(snap, parsed.ranked)
+        if match.score is not None:
+            # absurd boosts (`x^1e40`) must not turn into Infinity/NaN in JSON
+            np.nan_to_num(match.score, copy=False, nan=0.0, posinf=_MAX_SCORE, neginf=-_MAX_SCORE)
         mask = match.mask & snap.live
         for flt in (parsed.filter, self.builder.filter_query(request.filters)):
             if flt is not None:
@@ -237,7 +246,9 @@ class Searcher:
         facets = {name: self._facet(snap, name, mask, matched, request.facet_size)
                   for name in request.facets}
 
-        scored_order = request.sort == "relevance" and not parsed.is_match_all()
+        # a query with nothing to score (`-crypto`, filters only) is ordered newest first
+        scored_order = (request.sort == "relevance" and not parsed.is_match_all()
+                        and match.score is not None)
         if scored_order and match.score is not None:
             match.score = title_coverage(snap, parsed.ranked, match.score)
         want = request.offset + request.limit

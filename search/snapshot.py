@@ -191,7 +191,7 @@ class Snapshot:
                     text = value.decode("utf-8", "replace").strip() if value else ""
                     if not text or not counts[ref]:
                         continue
-                    gid = folded.setdefault(text.casefold(), len(folded))
+                    gid = folded.setdefault(text.lower(), len(folded))
                     if gid == len(spellings):
                         spellings.append({})
                     spellings[gid][text] = spellings[gid].get(text, 0) + int(counts[ref])
@@ -233,7 +233,7 @@ class Snapshot:
         try:
             raw = self.reader.column_reader(column, translate=False)[docnum]
             for part in raw.decode("utf-8", "replace").split(MULTI_SEP):
-                if part.strip().casefold() == folded:
+                if part.strip().lower() == folded:
                     return part.strip()
         except Exception:  # noqa: BLE001 - a label is cosmetic; fall back to the term
             pass

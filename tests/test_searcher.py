@@ -194,6 +194,24 @@ def test_searcher_sees_new_commits(built: Path, news):
         assert searcher.search(SearchRequest("quantum")).total == 1
 
 
+def test_long_lived_searcher_sees_edits_deletions_and_rebuilds_exactly(built: Path, news):
+    from search.indexer import build_index
+
+    with Searcher(built) as searcher:
+        assert searcher.search(SearchRequest("*")).total == 6
+        edited = news.root / "_news/2021-05-02-mobile.md"
+        edited.write_text(edited.read_text().replace("Create mobile apps", "Build phone apps"))
+        news.touch_later(edited)
+        (news.root / "_news/2020-01-10-chips.md").unlink()
+        build_index(built, [news.root])
+        page = searcher.search(SearchRequest("*", limit=100))
+        paths = [h.path for h in page.hits]
+        assert page.total == 5 and len(paths) == len(set(paths)) == 5
+        assert "_news/2020-01-10-chips.md" not in paths
+        build_index(built, [news.root], full=True)
+        assert searcher.search(SearchRequest("*")).total == 5
+
+
 def test_stats_and_values(s):
     st = s.stats()
     assert st.documents == 6 and st.providers == 4 and st.topics == 6
@@ -235,3 +253,50 @@ def test_question_mark_ending_a_word_is_punctuation(s):
     assert paths(run(s, "Robots learn to walk in a day?")) >= {"_news/2023-07-07-robots.md"}
     assert run(s, "walk?").total == run(s, "walk").total == 1
     assert run(s, "w?lk").total == 1  # inside a word it is a one-character wildcard
+
+
+def test_negation_inside_parentheses(s):
+    # machine learning chips (2020) has "learning"; robots (2023) too; mobile/portals do not
+    both = paths(run(s, "power (learning -robots)"))
+    assert both == {"_news/2021-03-01-portals.md", "_news/2021-05-02-mobile.md",
+                    "_news/2020-01-10-chips.md"}
+    assert paths(run(s, "(learning NOT robots) OR power")) == both
+
+
+def test_field_star_matches_documents_having_the_field(s):
+    assert run(s, "quality:*").total == 5  # one article has no quality
+    assert run(s, "excerpt:*").total == 6
+
+
+def test_exclusive_date_and_number_bounds(s):
+    before = run(s, "published:<2021-05-02").total
+    on = run(s, "published:2021-05-02").total
+    after = run(s, "published:>2021-05-02").total
+    dated = run(s, "published:[1900 TO 2100]").total
+    assert (before, on, after) == (2, 1, 2) and before + on + after == dated == 5
+    assert run(s, "published:{2021-05-02 TO]").total == 2
+    assert run(s, "quality:>79").total == 2 and run(s, "quality:>=79").total == 3
+    assert run(s, "year:[2021 TO 2022]").total == 3
+
+
+def test_filter_values_keep_their_punctuation(corpus, index_dir):
+    from search.indexer import build_index
+
+    corpus.add("a.md", "Cells divide", provider="EurekAlert!")
+    build_index(index_dir, [corpus.root])
+    with Searcher(index_dir) as searcher:
+        assert searcher.search(SearchRequest("provider:EurekAlert!")).total == 1
+
+
+def test_nothing_to_score_means_no_score_and_newest_first(s):
+    page = run(s, "-robots")
+    assert not page.scored
+    assert [h.published for h in page.hits[:3]] == sorted(
+        [h.published for h in page.hits if h.published], reverse=True)[:3]
+
+
+def test_absurd_boost_gives_finite_scores(s):
+    import math
+
+    page = run(s, "(ai OR power)^1000000000000000000000000000000000000000000 learning")
+    assert page.total > 0 and all(math.isfinite(h.score) for h in page.hits)
