@@ -203,7 +203,10 @@ class Searcher:
 
     @property
     def builder(self) -> QueryBuilder:
-        self._open()
+        # only the first call opens: reopening here, in the middle of a search,
+        # would close the searcher that the search's snapshot is reading
+        if self._builder is None:
+            self._open()
         assert self._builder is not None
         return self._builder
 
