@@ -374,8 +374,21 @@ class Snapshot:
         return Match(mask, score)
 
 
+def _unfiltered(m: Any) -> Any:
+    """The block matcher under Whoosh's deleted-documents filter: callers mask
+    deleted documents with `Snapshot.live`, and the filter would force the
+    slow one-posting-at-a-time path on every segment with deletions."""
+    from whoosh.matching import FilterMatcher
+
+    while isinstance(m, FilterMatcher):
+        m = m.child
+    return m
+
+
 def _read_matcher(m: Any) -> tuple[np.ndarray, np.ndarray]:
-    """All (ids, weights) of a Whoosh leaf matcher, a block at a time."""
+    """All (ids, weights) of a Whoosh leaf matcher, a block at a time
+    (deleted documents included: mask them with `Snapshot.live`)."""
+    m = _unfiltered(m)
     id_parts: list[np.ndarray] = []
     tf_parts: list[np.ndarray] = []
     try:
@@ -414,6 +427,7 @@ def _read_positions(m: Any, fmt: Any) -> tuple[np.ndarray, np.ndarray]:
     Positions values (a count, then pickled position deltas) directly."""
     import pickle
 
+    m = _unfiltered(m)
     docs: list[int] = []
     poss: list[int] = []
     try:
