@@ -252,27 +252,16 @@ def _title_words(q: Any) -> set[str]:
     """The analysed words a query looks for in the title (not under a negation)."""
     from whoosh import query as wq
 
+    from .query import positive_leaves
+
     out: set[str] = set()
-
-    def visit(node: Any) -> None:
-        if isinstance(node, wq.Not):
-            return
-        if isinstance(node, wq.AndNot):
-            visit(node.a)
-            return
-        if isinstance(node, wq.Term):
-            if node.fieldname == "title" and isinstance(node.text, str):
-                out.add(node.text)
-            return
-        if isinstance(node, wq.Phrase):
-            if node.fieldname == "title":
-                out.update(w for w in node.words if isinstance(w, str))
-            return
-        if not node.is_leaf():
-            for child in node.children():
-                visit(child)
-
-    visit(q)
+    for leaf in positive_leaves(q):
+        if getattr(leaf, "fieldname", None) != "title":
+            continue
+        if isinstance(leaf, wq.Term) and isinstance(leaf.text, str):
+            out.add(leaf.text)
+        elif isinstance(leaf, wq.Phrase):
+            out.update(w for w in leaf.words if isinstance(w, str))
     return out
 
 

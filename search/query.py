@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -427,28 +427,31 @@ def _split_filters(q: Any) -> ParsedQuery:
     return ParsedQuery(ranked, flt)
 
 
-def positive_terms(q: Any, reader: Any) -> set[tuple[str, str]]:
-    """(field, text) terms that a matching document may contain: every term
-    except those under a negation, with wildcards expanded. For highlighting."""
+def positive_leaves(q: Any) -> Iterator[Any]:
+    """The leaf queries a matching document may satisfy: every leaf except
+    those under a negation (NOT x, the right side of ANDNOT)."""
     from whoosh import query
 
+    if isinstance(q, query.Not):
+        return
+    if isinstance(q, query.AndNot):
+        yield from positive_leaves(q.a)
+        return
+    if q.is_leaf():
+        yield q
+        return
+    for child in q.children():
+        yield from positive_leaves(child)
+
+
+def positive_terms(q: Any, reader: Any) -> set[tuple[str, str]]:
+    """(field, text) terms that a matching document may contain, with
+    wildcards expanded. For highlighting."""
     out: set[tuple[str, str]] = set()
-
-    def visit(node: Any) -> None:
-        if isinstance(node, query.Not):
-            return
-        if isinstance(node, query.AndNot):
-            visit(node.a)
-            return
-        if node.is_leaf():
-            try:
-                for field, text in node.existing_terms(reader, expand=True):
-                    out.add((field, text.decode("utf-8", "replace") if isinstance(text, bytes) else text))
-            except Exception:  # noqa: BLE001 - odd leaves (ranges, Every) have no terms
-                pass
-            return
-        for child in node.children():
-            visit(child)
-
-    visit(q)
+    for leaf in positive_leaves(q):
+        try:
+            for field, text in leaf.existing_terms(reader, expand=True):
+                out.add((field, text.decode("utf-8", "replace") if isinstance(text, bytes) else text))
+        except Exception:  # noqa: BLE001 - odd leaves (ranges, Every) have no terms
+            pass
     return out

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -127,3 +130,19 @@ def built(news: Corpus, index_dir: Path) -> Path:
 def requires_shared_corpus() -> Any:
     return pytest.mark.skipif(not SHARED_CORPUS.is_dir(),
                               reason=f"shared corpus not found at {SHARED_CORPUS}")
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def load_generator() -> ModuleType:
+    """bench/gen_corpus.py as a module (bench/ is a folder of scripts, not a package)."""
+    name = "bench_gen_corpus"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / "gen_corpus.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up here
+    spec.loader.exec_module(module)
+    return module

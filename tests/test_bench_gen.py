@@ -3,33 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import sys
 from collections import Counter
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-from conftest import SHARED_CORPUS, requires_shared_corpus
+from conftest import SHARED_CORPUS, load_generator, requires_shared_corpus
 
 from search.documents import parse_article, read_article, walk_corpus
 
 REPO = Path(__file__).resolve().parents[1]
 
 pytestmark = requires_shared_corpus()
-
-
-def load_generator() -> ModuleType:
-    """bench/gen_corpus.py as a module (bench/ is a folder of scripts, not a package)."""
-    name = "bench_gen_corpus"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / "gen_corpus.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
 
 
 def tree_digest(root: Path) -> dict[str, str]:

@@ -12,36 +12,21 @@ fast (column facets, pruning, caches), these numbers must not move.
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import io
 import json
-import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 import pytest
-from conftest import SHARED_CORPUS, requires_shared_corpus
+from conftest import SHARED_CORPUS, load_generator, requires_shared_corpus
 
 REPO = Path(__file__).resolve().parents[1]
 N_ARTICLES = 1500
 UTC = dt.timezone.utc
 
 pytestmark = requires_shared_corpus()
-
-
-def load_generator() -> ModuleType:
-    name = "bench_gen_corpus"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / "gen_corpus.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 # ----------------------------------------------------------------- the obvious computation
