@@ -68,45 +68,36 @@ def color_enabled(mode: str, isatty: bool, environ: Mapping[str, str]) -> bool:
     return isatty and not environ.get("NO_COLOR") and environ.get("TERM") != "dumb"
 
 
-def marked(text: str, spans: tuple[Span, ...], open_: str = MARK_OPEN, close: str = MARK_CLOSE) -> str:
-    """Wrap each span of `text` in markers (adjacent spans are merged)."""
-    if not spans:
-        return text
+def _pieces(text: str, spans: tuple[Span, ...]) -> list[tuple[str, bool]]:
+    """`text` cut into (piece, is_match) runs; overlapping or touching spans merge."""
     merged: list[list[int]] = []
     for start, end in sorted(spans):
         if merged and start <= merged[-1][1]:
             merged[-1][1] = max(merged[-1][1], end)
         else:
             merged.append([start, end])
-    out, pos = [], 0
+    out: list[tuple[str, bool]] = []
+    pos = 0
     for start, end in merged:
-        out.append(text[pos:start])
-        out.append(open_ + text[start:end] + close)
+        out += [(text[pos:start], False), (text[start:end], True)]
         pos = end
-    out.append(text[pos:])
-    return "".join(out)
+    out.append((text[pos:], False))
+    return out
+
+
+def marked(text: str, spans: tuple[Span, ...], open_: str = MARK_OPEN, close: str = MARK_CLOSE) -> str:
+    """Wrap each span of `text` in markers (adjacent spans are merged)."""
+    return "".join(open_ + piece + close if hit else piece for piece, hit in _pieces(text, spans))
 
 
 def styled(text: str, spans: tuple[Span, ...], style: Style, base: Any = None) -> str:
     """Escape `text` for a terminal and highlight its spans."""
-    if not spans or not style.enabled:
-        safe = escape_control(text)
-        return base(safe) if base else safe
-    # escape piecewise so span offsets still line up with the original text
-    merged: list[tuple[int, int]] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    out, pos = [], 0
     plain = base or (lambda s: s)
-    for start, end in merged:
-        out.append(plain(escape_control(text[pos:start])))
-        out.append(style.mark(escape_control(text[start:end])))
-        pos = end
-    out.append(plain(escape_control(text[pos:])))
-    return "".join(out)
+    if not spans or not style.enabled:
+        return plain(escape_control(text))
+    # escape piece by piece so span offsets still line up with the original text
+    return "".join(style.mark(escape_control(piece)) if hit else plain(escape_control(piece))
+                   for piece, hit in _pieces(text, spans))
 
 
 # ----------------------------------------------------------------- JSON
