@@ -16,7 +16,7 @@ comparison is fair:
 * each engine's own English stemming, no stop-word list (neither FTS5's
   `porter` tokenizer nor tantivy's `en_stem` has one);
 * titles and topics get the same query-time weights as ours
-  (`search.query.FIELD_BOOSTS`, read when the peer is created);
+  (`search.ranking.Ranking.weights`, read when the peer is created);
 * text with no word token matches nothing.
 
 `search_with_facets` returns the exact number of matches and exact per-provider
@@ -128,9 +128,15 @@ def peer_docs(
 
 
 def _default_weights() -> dict[str, float]:
-    from search.query import FIELD_BOOSTS
+    try:
+        from search.ranking import Ranking  # the query-model engine
 
-    return {name: float(FIELD_BOOSTS.get(name, 1.0)) for name in TEXT_FIELDS}
+        ranking = Ranking()
+        return {name: float(ranking.weight(name)) for name in TEXT_FIELDS}
+    except ImportError:  # an older engine
+        from search.query import FIELD_BOOSTS  # type: ignore[attr-defined]
+
+        return {name: float(FIELD_BOOSTS.get(name, 1.0)) for name in TEXT_FIELDS}
 
 
 # ----------------------------------------------------------------- SQLite FTS5

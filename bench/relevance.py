@@ -423,14 +423,15 @@ def parse_ranking(settings: Sequence[str]) -> Any:
     import dataclasses
 
     try:  # where the scoring parameters live has moved between revisions
-        from search.snapshot import Ranking
+        from search.ranking import Ranking
     except ImportError:
-        from search.engine import Ranking
+        from search.snapshot import Ranking  # type: ignore[no-redef]
 
     base = Ranking()
     fields = {f.name for f in dataclasses.fields(base)}
     changes: dict[str, Any] = {}
     b = dict(base.b)
+    weights = dict(getattr(base, "weights", ()))
     for item in settings:
         name, sep, value = item.partition("=")
         name = name.strip()
@@ -442,10 +443,14 @@ def parse_ranking(settings: Sequence[str]) -> Any:
             raise ValueError(f"--ranking {item!r}: expected NAME=NUMBER")
         if name.startswith("b."):
             b[name[2:]] = number
-        elif name in fields and name != "b":
+        elif name.startswith("w.") and weights:
+            weights[name[2:]] = number
+        elif name in fields and name not in ("b", "weights"):
             changes[name] = number
         else:
             raise ValueError(f"--ranking {item!r}: unknown field; Ranking has {', '.join(sorted(fields))}")
+    if weights:
+        changes["weights"] = tuple(weights.items())
     return dataclasses.replace(base, b=tuple(b.items()), **changes)
 
 
