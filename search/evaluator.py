@@ -64,10 +64,12 @@ class Match:
 
 @dataclass
 class Evaluation:
-    """What evaluating a tree learned besides the match: the index terms
-    each prefix or wildcard expanded to (for highlighting)."""
+    """What evaluating a tree learned besides the match: each node's match
+    (by node identity) and the index terms each prefix or wildcard expanded
+    to, for highlighting and the title prior."""
 
-    expanded: dict[Node, list[str]] = field(default_factory=dict)
+    matches: dict[int, Match] = field(default_factory=dict)
+    expanded: dict[int, list[str]] = field(default_factory=dict)
 
 
 class Evaluator:
@@ -81,6 +83,11 @@ class Evaluator:
     # ------------------------------------------------------------- dispatch
 
     def evaluate(self, node: Node) -> Match:
+        match = self._evaluate(node)
+        self.info.matches[id(node)] = match
+        return match
+
+    def _evaluate(self, node: Node) -> Match:
         if isinstance(node, Bool):
             return self.bool(node)
         if isinstance(node, Word):
@@ -251,7 +258,7 @@ class Evaluator:
             raise UsageError(f"{shown!r} matches {len(words):,} different words; "
                              "type more letters before the *")
         stems = list(dict.fromkeys(stem(w) for w in words))
-        self.info.expanded[node] = stems
+        self.info.expanded[id(node)] = stems
         if not stems:
             return Match(self.a.none(), np.zeros(self.a.n, np.float32), 0.0)
         return self.terms(stems, node.fields, node.boost)
@@ -307,7 +314,8 @@ class Evaluator:
 
     def bool(self, node: Bool) -> Match:
         parts = [(c.occur, self.evaluate(c.node)) for c in node.clauses]
-        return combine(self.a, parts, node.min_should, node.boost, self.r.coordination)
+        return combine(self.a, parts, node.min_should, node.boost,
+                       self.r.coordination if node.words else 0.0)
 
 
 def combine(arrays: IndexArrays, parts: list[tuple[Occur, Match]], min_should: int, boost: float,
@@ -380,17 +388,20 @@ def _sloppy_count(positions: list[list[int]], slop: int) -> int:
     return count
 
 
-def title_coverage(arrays: IndexArrays, words: set[str], score: np.ndarray) -> np.ndarray:
+def title_coverage(arrays: IndexArrays, terms: dict[str, np.ndarray], score: np.ndarray) -> np.ndarray:
     """Scores × (1 + t × the share of each title's words that the query has).
 
     Known-item signal for pasted headlines: when several articles match most
-    of the query, the one whose own headline the query is ranks first."""
+    of the query, the one whose own headline the query is ranks first.
+    `terms` maps each index term the query looks for in titles to the
+    documents where the clause holding it matched (a failed or excluded
+    clause counts nowhere)."""
     t = arrays.ranking.title_coverage
-    if t <= 0 or not words:
+    if t <= 0 or not terms:
         return score
     hits = np.zeros(arrays.n, dtype=np.float32)
-    for word in words:
-        ids, _ = arrays.postings("title", word)
-        hits[ids] += 1.0
+    for term, where in terms.items():
+        ids, _ = arrays.postings("title", term)
+        hits[ids] += where[ids]
     share = np.minimum(hits / np.maximum(arrays.field_lengths("title"), 1.0), 1.0)
     return score * (1.0 + t * share).astype(np.float32)

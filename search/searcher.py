@@ -271,20 +271,19 @@ class Searcher:
         # a query with nothing to score (`-crypto`, filters only) is ordered newest first
         scored_order = (request.sort == "relevance" and score is not None
                         and not matching.is_unscored(outcome.root))
-        wanted = matching.highlight_terms(outcome)
         if scored_order and score is not None:
-            score = title_coverage(arrays, wanted.get("title", set()), score)
+            score = title_coverage(arrays, matching.term_masks(outcome, "title"), score)
         want = request.offset + request.limit
         key = sort_key(arrays, request.sort if scored_order or request.sort != "relevance" else "newest",
                        score if scored_order else None)
         page = top_documents(arrays, matched, key, want)[request.offset : want]
 
         s = arrays.searcher
-        terms = wanted if request.highlight and page else {}
+        leaves = matching.matched_leaves(outcome) if request.highlight and page else []
         hits = tuple(
             self._hit(s, arrays, docnum,
                       float(score[docnum]) if scored_order and score is not None else 0.0,
-                      request.offset + i + 1, terms)
+                      request.offset + i + 1, matching.highlight_terms(outcome, leaves, docnum))
             for i, docnum in enumerate(page)
         )
         did_you_mean = None

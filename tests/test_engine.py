@@ -150,13 +150,19 @@ def test_title_coverage_rewards_titles_made_of_query_words(corpus, index_dir):
     with Searcher(index_dir) as s:
         arrays = s.arrays()
         ones = np.ones(arrays.n, dtype=np.float32)
-        factors = title_coverage(arrays, {"robot", "learn", "walk", "quick"}, ones.copy())
+        everywhere = np.ones(arrays.n, dtype=bool)
+        terms = {t: everywhere for t in ("robot", "learn", "walk", "quick")}
+        factors = title_coverage(arrays, terms, ones.copy())
         paths = [arrays.column_value("path", d).decode() for d in range(arrays.n)]
         by_path = dict(zip(paths, factors.tolist(), strict=True))
         t = arrays.ranking.title_coverage
         assert by_path["full.md"] == pytest.approx(1 + t * 1.0)
         assert by_path["half.md"] == pytest.approx(1 + t * 2 / 5)
         assert by_path["none.md"] == pytest.approx(1.0)
+        # a word counts only where its clause matched
+        nowhere = np.zeros(arrays.n, dtype=bool)
+        factors = title_coverage(arrays, {**terms, "walk": nowhere}, ones.copy())
+        assert dict(zip(paths, factors.tolist(), strict=True))["full.md"] == pytest.approx(1 + t * 2 / 3)
 
 
 def test_negated_and_dropped_words_are_not_highlighted(corpus, index_dir):
@@ -166,4 +172,6 @@ def test_negated_and_dropped_words_are_not_highlighted(corpus, index_dir):
         (hit,) = s.search(SearchRequest("robots -chess")).hits
         assert hit.title_spans == ((0, 6),)
         (hit,) = s.search(SearchRequest("robots zzzqx")).hits  # zzzqx dropped
+        assert hit.title_spans == ((0, 6),)
+        (hit,) = s.search(SearchRequest("(zzzqx AND walking) OR robots")).hits  # a failed clause
         assert hit.title_spans == ((0, 6),)

@@ -136,8 +136,10 @@ class Bool:
     clause; a Bool with only MUST_NOT clauses means "everything except".
     Matching MUST and SHOULD clauses add their scores.
 
-    `words` marks the query's top-level group of plain words, the one the
-    matching strategy may relax (drop words from) when nothing matches."""
+    `words` marks the query's top-level group of plain words: the one the
+    `auto` matching strategy may relax (drop words from) when nothing
+    matches, and the only one where matching more of the words ranks higher
+    (in an explicit `a OR b` either is as good as both)."""
 
     clauses: tuple[Clause, ...]
     min_should: int = 0

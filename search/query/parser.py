@@ -578,8 +578,7 @@ def _build_group(group: _Group, match: str, top: bool, fieldname: str = "") -> N
                        and not any(c.occur is Occur.MUST for c in clauses)) else 0
     if len(clauses) == 1 and clauses[0].occur in (Occur.MUST, Occur.SHOULD) and not top:
         return clauses[0].node
-    return Bool(tuple(clauses), min_should=min_should,
-                words=top and match == "auto" and not has_plus)
+    return Bool(tuple(clauses), min_should=min_should, words=top and not has_plus)
 
 
 def _is_match_all(item: object) -> bool:
