@@ -18,6 +18,8 @@ ours through its public API, and SQLite FTS5 and tantivy (`bench/peers.py`),
 each peer in both `and` and `or` mode. A peer's score on a set is its better
 mode (by MRR@10, then nDCG@10, then name), and the best peer is the best of all
 peer configurations, so the comparison is as kind to the peers as it can be.
+Equal scores: the peers order them by path; ours by its own rule (newest, then
+path, at 48003e0).
 
 S and S-typo depend on the seed (`--seed N`, or `--seeds 1,2,3` for a table
 per seed and their mean); H and v1 do not. Tune on some seeds and report
@@ -39,7 +41,7 @@ from typing import Any
 # the bench modules live next to this file; importable both as a script and from tests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from peers import to_peer_doc
+from peers import default_weights, to_peer_doc
 from relevance_engines import (
     ENGINE_NAMES,
     Built,
@@ -444,6 +446,8 @@ def _run(args: argparse.Namespace, started: float) -> int:
     print(f"engine: {engine_revision()}")
     print(f"seeds: {', '.join(map(str, seeds))}; sets: {', '.join(sets)}"
           + ("; targets: " + ", ".join(f"{f}={c or 'all'}" for f, c in pools) if seeded else ""))
+    if any(n != "ours" for n in names):
+        print(f"peers' field weights: {default_weights()}")
     if ranking is not None:
         print(f"ours with {ranking}")
     if request:

@@ -210,6 +210,7 @@ class OurEngine:
         self.ranking = ranking
         self.request = dict(request or {})
         self._searcher: Any = None
+        self._fixed: dict[str, Any] | None = None
 
     def build(self, docs: Iterable[PeerDoc], workdir: Path) -> None:
         """Index the corpus roots (our indexer reads the files itself; `docs` is ignored)."""
@@ -235,7 +236,11 @@ class OurEngine:
     def _search(self, text: str, k: int) -> list[str]:
         from search.searcher import SearchRequest
 
-        request = SearchRequest(text, **{"limit": k, "facets": (), "highlight": False, **self.request})
+        if self._fixed is None:
+            # nothing but the top k: no facets, no highlights (where this revision has those fields)
+            names = {f.name for f in dataclasses.fields(SearchRequest)}
+            self._fixed = {n: v for n, v in (("facets", ()), ("highlight", False)) if n in names}
+        request = SearchRequest(text, **{**self._fixed, **self.request, "limit": k})
         return [h.path for h in self._searcher.search(request).hits]
 
     def search(self, query: str, k: int = K) -> list[str]:
