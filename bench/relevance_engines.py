@@ -191,7 +191,10 @@ def engine_key(name: str, corpus_key: str) -> str:
     else:
         h.update((Path(__file__).resolve().parent / "peers.py").read_bytes())
         h.update((package / "documents.py").read_bytes())
-        version = sqlite3.sqlite_version if name == "fts5" else importlib.metadata.version("tantivy")
+        try:
+            version = sqlite3.sqlite_version if name == "fts5" else importlib.metadata.version("tantivy")
+        except importlib.metadata.PackageNotFoundError:
+            version = "not installed"  # the engine reports itself unavailable when made
         h.update(version.encode())
     return h.hexdigest()[:16]
 
@@ -409,10 +412,14 @@ def engine_revision() -> str:
 
     folder = Path(search.__file__).resolve().parent
     try:
-        rev = subprocess.run(["git", "-C", str(folder), "rev-parse", "--short", "HEAD"],
-                             capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(folder), "status", "--porcelain", "--", "."],
-                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        def git(*args: str) -> str:
+            return subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True,
+                                  timeout=10, check=True).stdout.strip()
+
+        head = git("rev-parse", "--short", "HEAD")
+        last = git("log", "-1", "--format=%h", "--", ".")  # the commit that last changed search/
+        dirty = git("status", "--porcelain", "--", ".")
     except (OSError, subprocess.SubprocessError):
         return f"{folder} (not a git checkout)"
-    return f"{folder} at git {rev}" + (" with uncommitted changes" if dirty else "")
+    return (f"{folder} at git {head} (search/ last changed in {last})"
+            + (" with uncommitted changes" if dirty else ""))

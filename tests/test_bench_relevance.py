@@ -551,6 +551,25 @@ def test_benchmark_runs_end_to_end(combined: tuple[Path, Path], tmp_path: Path,
     assert f"| ours | {mrr:.3f} |" in again
 
 
+def test_benchmark_runs_without_tantivy(combined: tuple[Path, Path], tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib.metadata
+
+    def version(name: str) -> str:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setitem(sys.modules, "tantivy", None)  # makes `import tantivy` fail
+    monkeypatch.setattr(importlib.metadata, "version", version)  # as on a machine without it
+    one, two = combined
+    argv = [str(one), str(two), "--sets", "H", "--headlines", str(one / "ai"), "--engines", "fts5,tantivy",
+            "--workdir", str(tmp_path / "work")]
+    assert relevance.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "tantivy: unavailable: the tantivy peer needs the `tantivy` package" in printed
+    assert "| sqlite-fts5 or |" in printed and "| tantivy" not in printed
+
+
 def test_benchmark_usage_errors(combined: tuple[Path, Path], tmp_path: Path,
                                 capsys: pytest.CaptureFixture[str]) -> None:
     one, two = combined
