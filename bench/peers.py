@@ -18,8 +18,8 @@ comparison is fair:
   never operators: a pasted headline cannot be misread as query syntax;
 * each engine's own English stemming, no stop-word list (neither FTS5's
   `porter` tokenizer nor tantivy's `en_stem` has one);
-* titles and topics get the same query-time weights as ours
-  (`search.query.FIELD_BOOSTS`, read when the peer is created);
+* titles and topics get the same field weights as ours (`default_weights`,
+  read when the peer is created);
 * text with no word token matches nothing;
 * ties are broken by path: FTS5 orders by `bm25(), path`; tantivy's top hits
   are fetched past the k-th score until the score drops, then sorted by
@@ -51,8 +51,7 @@ TOPIC_JOIN = " ; "
 _TOKEN = re.compile(r"\w+")
 #: how a peer combines a query's tokens
 MODES = ("or", "and")
-#: the weights used when `search.query.FIELD_BOOSTS` cannot be imported (the
-#: engine's query module is being rewritten); the values it had at 48003e0
+#: the weights used when the engine exposes none (the values ours had at 48003e0)
 FALLBACK_WEIGHTS = {"title": 2.5, "excerpt": 1.0, "topics": 1.5}
 
 
@@ -151,10 +150,18 @@ def to_peer_doc(article: Article) -> PeerDoc:
 
 
 def default_weights() -> dict[str, float]:
-    """Our engine's query-time field boosts, or FALLBACK_WEIGHTS where the
-    engine no longer exposes them as `search.query.FIELD_BOOSTS`."""
+    """Our engine's field weights: `search.ranking.Ranking().weight(field)`
+    (the query-model engine), `search.query.FIELD_BOOSTS` (older engines), or
+    FALLBACK_WEIGHTS when neither exists."""
     try:
-        from search.query import FIELD_BOOSTS
+        from search.ranking import Ranking
+
+        ranking = Ranking()
+        return {name: float(ranking.weight(name)) for name in TEXT_FIELDS}
+    except (ImportError, AttributeError):
+        pass
+    try:
+        from search.query import FIELD_BOOSTS  # type: ignore[attr-defined]
     except ImportError:
         return dict(FALLBACK_WEIGHTS)
     return {name: float(FIELD_BOOSTS.get(name, 1.0)) for name in TEXT_FIELDS}

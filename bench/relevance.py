@@ -19,7 +19,7 @@ each peer in both `and` and `or` mode. A peer's score on a set is its better
 mode (by MRR@10, then nDCG@10, then name), and the best peer is the best of all
 peer configurations, so the comparison is as kind to the peers as it can be.
 Equal scores: the peers order them by path; ours by its own rule (newest, then
-path, at 48003e0).
+path, since 48003e0).
 
 S and S-typo depend on the seed (`--seed N`, or `--seeds 1,2,3` for a table
 per seed and their mean); H and v1 do not. Tune on some seeds and report
@@ -380,7 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "(default ../shared/corpus)")
     p.add_argument("--engines", default=",".join(ENGINE_NAMES), help="comma-separated (default all)")
     p.add_argument("--ranking", action="append", default=[], metavar="NAME=VALUE",
-                   help="set a field of our engine's Ranking (repeatable; b.title=0.5 sets one entry)")
+                   help="set a field of our engine's Ranking (repeatable; b.title=0.5 or "
+                        "w.title=3 sets one entry of a per-field list)")
     p.add_argument("--request", action="append", default=[], metavar="NAME=VALUE",
                    help="set a field of SearchRequest, if this engine has it (repeatable)")
     p.add_argument("--workdir", type=Path, help="keep indexes here and reuse them while the code and "

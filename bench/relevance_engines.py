@@ -39,7 +39,9 @@ K = 10
 #: SearchRequest fields the benchmark itself sets
 FIXED_REQUEST_FIELDS = ("query", "limit", "offset")
 #: where the engine's Ranking dataclass has lived (it moves with the rewrite)
-RANKING_MODULES = ("search.snapshot", "search.engine", "search.ranking", "search.scoring")
+RANKING_MODULES = ("search.ranking", "search.snapshot", "search.engine")
+#: short names for NAME.KEY settings: `w.title=3` sets weights' title entry
+RANKING_ALIASES = {"w": "weights"}
 PEER_NAMES = ("fts5", "tantivy")
 ENGINE_NAMES = ("ours", *PEER_NAMES)
 
@@ -109,7 +111,8 @@ def ranking_class() -> type:
 def parse_ranking(settings: Sequence[str]) -> Any:
     """The engine's `Ranking` with fields overridden by NAME=VALUE settings,
     or None for the shipped one. `NAME.KEY=VALUE` sets one entry of a field
-    holding (key, value) pairs, e.g. `b.title=0.5`."""
+    holding (key, value) pairs, e.g. `b.title=0.5` or `weights.title=3`
+    (`w.title=3` for short)."""
     if not settings:
         return None
     cls = ranking_class()
@@ -119,6 +122,8 @@ def parse_ranking(settings: Sequence[str]) -> Any:
     for item in settings:
         name, value = _split("--ranking", item)
         head, dot, key = name.partition(".")
+        if dot and head in RANKING_ALIASES and head not in fields:
+            head = RANKING_ALIASES[head]
         if head not in fields:
             raise SettingError(f"--ranking {item!r}: unknown field; {cls.__name__} has "
                                f"{', '.join(sorted(fields))}")

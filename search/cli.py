@@ -101,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--format", choices=("text", "json", "jsonl"), default="text")
     q.add_argument("--color", choices=("auto", "always", "never"), default=None)
     q.add_argument("--no-highlight", action="store_true", help="skip highlighting")
+    q.add_argument("--match", choices=("auto", "all", "any"), default="auto",
+                   help="auto: every word, relaxed when no article has them all (default); "
+                        "all: every word, never relaxed; any: any word")
+    q.add_argument("--typos", choices=("on", "off"), default="on",
+                   help="match words the index lacks to indexed words 1-2 edits away (default on)")
     q.add_argument("--batch", action="store_true",
                    help="read one query per line from stdin; one JSON object per line out")
 
@@ -193,7 +198,7 @@ def _request(args: argparse.Namespace, text: str) -> Any:
     request = SearchRequest(
         query=text, filters=filters, sort=args.sort, limit=args.limit, offset=args.offset,
         facets=tuple(dict.fromkeys(args.facet or ["provider"])), facet_size=args.facet_size,
-        highlight=not args.no_highlight,
+        highlight=not args.no_highlight, match=args.match, typos=args.typos == "on",
     )
     request.validate()
     return request

@@ -31,16 +31,18 @@ MAGIC = b"FPOST1\n"
 #: terms with fewer postings than this are read from Whoosh (one block, cheap)
 MIN_POSTINGS = 128
 #: fields whose postings the engine reads on every query
-FIELDS = ("title", "excerpt", "topics", "provider", "topic")
+FIELDS = ("title", "excerpt", "topics", "provider", "topic", "words")
 
 
 def sidecar_path(index_dir: Path, segment: Any) -> Path:
-    return Path(index_dir) / segment.make_filename(SUFFIX)
+    from .whoosh_adapter import segment_filename
+
+    return Path(index_dir) / segment_filename(segment, SUFFIX)
 
 
 def write_sidecar(index_dir: Path, leaf: Any, segment: Any) -> Path:
     """Write the sidecar for one segment (reader `leaf`); atomic."""
-    from .snapshot import _read_matcher
+    from . import whoosh_adapter as wa
 
     keys: list[bytes] = []
     id_parts: list[np.ndarray] = []
@@ -49,10 +51,10 @@ def write_sidecar(index_dir: Path, leaf: Any, segment: Any) -> Path:
     for field in FIELDS:
         if field not in leaf.schema.names():
             continue
-        for btext, info in _terms_with_info(leaf, field):
+        for btext, info in wa.terms_with_info(leaf, field):
             if info.doc_frequency() < MIN_POSTINGS or b"\x00" in btext or b"\x01" in btext:
                 continue  # short lists are cheap to read; separators must stay unambiguous
-            ids, tfs = _read_matcher(leaf.postings(field, btext))
+            ids, tfs = wa.read_matcher(leaf.postings(field, btext))
             keys.append(field.encode() + b"\x00" + btext)
             id_parts.append(ids.astype(np.uint32))
             tf_parts.append(tfs.astype(np.float32))
@@ -94,24 +96,18 @@ def _pad(fh: Any) -> None:
     fh.write(b"\x00" * pad)
 
 
-def _terms_with_info(leaf: Any, field: str) -> Any:
-    try:
-        yield from leaf.iter_field(field)
-    except Exception:  # noqa: BLE001 - a field with no terms in this segment
-        return
-
-
 def sync_sidecars(index_dir: Path) -> int:
     """Write missing sidecars for the index's current segments; returns how
     many were written. Safe to run at any time (derived, atomic files)."""
     from whoosh import index
 
+    from . import whoosh_adapter as wa
+
     ix = index.open_dir(str(index_dir))
     written = 0
     with ix.reader() as reader:
-        leaves = reader.leaf_readers() if hasattr(reader, "leaf_readers") else [(reader, 0)]
-        for leaf, _ in leaves:
-            segment = getattr(leaf, "_segment", None)
+        for leaf, _ in wa.leaves(reader):
+            segment = wa.segment(leaf)
             if segment is None or sidecar_path(index_dir, segment).exists():
                 continue
             write_sidecar(index_dir, leaf, segment)
@@ -155,7 +151,9 @@ class Sidecar:
 
 def load_sidecar(index_dir: Path, leaf: Any) -> Sidecar | None:
     """The sidecar of a segment reader, or None when absent or unusable."""
-    segment = getattr(leaf, "_segment", None)
+    from .whoosh_adapter import segment as segment_of
+
+    segment = segment_of(leaf)
     if segment is None:
         return None
     path = sidecar_path(index_dir, segment)

@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import whoosh_adapter as wa
 from .documents import MAX_FILE_BYTES, Article, CorpusFile, parse_article, read_capped, walk_corpus
 from .errors import CorpusNotFoundError, SearchError, SkipFile
 from .schema import MISSING, MISSING32, MULTI_SEP
@@ -315,6 +316,7 @@ def article_fields(article: Article, root: Path, st: bytes) -> dict[str, Any]:
         "title": article.title,
         "excerpt": article.excerpt,
         "topics": " ; ".join(article.topics),
+        "words": "\n".join((article.title, article.excerpt, *article.topics)),
         "topic": MULTI_SEP.join(article.topics),
         "topic_names": MULTI_SEP.join(article.topics).encode(),
         "topics_list": list(article.topics),
@@ -353,9 +355,8 @@ def _existing_stamps(reader: Any, roots: set[str] | None) -> dict[str, tuple[int
     """
     if reader.doc_count_all() == 0:
         return {}  # an empty index's reader has no columns at all
-    leaves = reader.leaf_readers() if hasattr(reader, "leaf_readers") else [(reader, 0)]
     out: dict[str, tuple[int, bytes]] = {}
-    for leaf, base in leaves:
+    for leaf, base in wa.leaves(reader):
         if leaf.doc_count_all() == 0:
             continue
         uids = list(leaf.column_reader("uid"))
@@ -460,19 +461,13 @@ class _Batches:
         number = self.commits + 1
         self.hooks.pause(f"commit={number}")
         if self.hooks.wants(f"toc={number}"):
-            commit_toc = writer._commit_toc
-
-            def paused_commit_toc(segments: Any) -> None:
-                self.hooks.pause(f"toc={number}")
-                commit_toc(segments)
-
-            writer._commit_toc = paused_commit_toc
+            wa.before_toc(writer, lambda: self.hooks.pause(f"toc={number}"))
         try:
             writer.commit(mergetype=_drop_empty_merge_small if final else _drop_empty)
         except BaseException:
             # Whoosh cleans up after an Exception, not after KeyboardInterrupt
             self._writer = None
-            _quiet_cancel(writer)
+            wa.cancel_writer(writer)
             raise
         self._writer = None
         self.changes = 0
@@ -483,18 +478,7 @@ class _Batches:
         """Drop the uncommitted batch (the index stays as of the last commit)."""
         writer, self._writer = self._writer, None
         if writer is not None:
-            _quiet_cancel(writer)
-
-
-def _quiet_cancel(writer: Any) -> None:
-    """Cancel a writer without letting a second error hide the first."""
-    if getattr(writer, "is_closed", True):
-        return
-    try:
-        writer.cancel()
-    except Exception:  # noqa: BLE001 - best effort; whoosh releases what it can
-        with contextlib.suppress(Exception):
-            writer._cleanup_on_error()
+            wa.cancel_writer(writer)
 
 
 def _os_error(index_dir: Path, exc: OSError) -> SearchError:

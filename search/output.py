@@ -121,6 +121,7 @@ def hit_dict(hit: Hit, scored: bool = True) -> dict[str, Any]:
         "published": iso(hit.published),
         "url": hit.url or None,
         "quality": hit.quality,
+        "root": hit.root or None,
         "highlights": {
             "title": marked(hit.title, hit.title_spans),
             "excerpt": marked(hit.excerpt, hit.excerpt_spans),
@@ -141,6 +142,14 @@ def page_dict(page: ResultPage) -> dict[str, Any]:
         "offset": req.offset,
         "limit": req.limit,
         "took_ms": page.took_ms,
+        "match": req.match,
+        "corrections": [{"word": c.word, "used": list(c.used)} for c in page.corrections],
+        "relaxed": None if page.relaxed is None else {
+            "dropped": list(page.relaxed.dropped),
+            "required": page.relaxed.required,
+            "of": page.relaxed.of,
+        },
+        "did_you_mean": page.did_you_mean,
         "hits": [hit_dict(h, page.scored) for h in page.hits],
         "facets": {name: facet_list(f) for name, f in page.facets.items()},
         "facet_info": {
@@ -281,9 +290,33 @@ def render_summary(page: ResultPage, style: Style) -> str:
     return f"{style.bold(str(page.total))} {noun} · {span} · {page.took_ms:.1f} ms"
 
 
+def render_notices(page: ResultPage, style: Style) -> list[str]:
+    """How the query was read, one line each: corrections, relaxation, a
+    suggestion for a query that found nothing, syntax read as words."""
+    lines = []
+    for c in page.corrections:
+        lines.append(style.dim("showing results for ") + escape_control(" or ".join(c.used))
+                     + style.dim(f" (no match for {escape_control(c.word)})"))
+    relaxed = page.relaxed
+    if relaxed is not None and relaxed.dropped:
+        lines.append(style.dim(f"no article has every word; showing articles with {relaxed.required} "
+                               f"of {relaxed.of} (dropped: {escape_control(', '.join(relaxed.dropped))})"))
+    elif relaxed is not None and page.total:
+        lines.append(style.dim(f"a long query: showing articles with at least {relaxed.required} "
+                               f"of its {relaxed.of} words, the most matched first"))
+    if page.did_you_mean:
+        lines.append(style.dim("did you mean: ") + style.bold(escape_control(page.did_you_mean)))
+    if page.note:
+        lines.append(style.dim(escape_control(page.note)))
+    return lines
+
+
 def render_text(page: ResultPage, style: Style, width: int = 100) -> str:
     """A whole result page for a person."""
     blocks = [render_hit_text(h, style, width) for h in page.hits]
+    notices = render_notices(page, style)
+    if notices:
+        blocks.insert(0, "\n".join(notices))
     out = "\n\n".join(blocks)
     footer = [render_summary(page, style)]
     footer += [render_facet_text(f, style, width) for f in page.facets.values()]

@@ -239,16 +239,6 @@ def open_for_writing(index_dir: Path, recreate: bool = False) -> tuple[Any, bool
     return create_index(index_dir), True
 
 
-def open_or_create_index(index_dir: Path, recreate: bool = False) -> Any:
-    """Create the folder and open (or create) the index in it.
-
-    Kept for callers outside a locked run; the indexer uses `IndexLock`,
-    `open_for_writing` and `remove_leftovers` instead.
-    """
-    prepare_index_dir(index_dir)
-    return open_for_writing(index_dir, recreate)[0]
-
-
 # ----------------------------------------------------------------- locking
 
 
@@ -318,7 +308,7 @@ def remove_leftovers(index_dir: Path, ix: Any) -> None:
     TOC rename), temporary TOC and metadata files, and the writer's scratch
     folder. Best effort: a file that cannot be removed is left for next time.
     """
-    from whoosh.index import clean_files
+    from . import whoosh_adapter as wa
 
     try:
         names = os.listdir(index_dir)
@@ -334,7 +324,6 @@ def remove_leftovers(index_dir: Path, ix: Any) -> None:
         except OSError:
             pass
     try:
-        toc = ix._read_toc()
-        clean_files(ix.storage, ix.indexname, toc.generation, toc.segments)
+        wa.clean_unreferenced(ix)
     except Exception:  # noqa: BLE001 - cleaning is optional; the run reports real damage itself
         pass

@@ -38,10 +38,13 @@ def test_match_all(s):
     assert run(s, "   ").total == 6
 
 
-def test_or_with_reward_for_more_terms(s):
+def test_every_word_by_default_any_word_on_request(s):
     page = run(s, "power apps portals")
-    assert page.total == 2
-    assert page.hits[0].title == "Power Apps portals FAQs"  # matches all three words
+    assert titles(page) == ["Power Apps portals FAQs"] and page.relaxed is None
+    anywhere = run(s, "power apps portals", match="any")
+    assert anywhere.total == 2
+    assert anywhere.hits[0].title == "Power Apps portals FAQs"  # matches all three words
+    assert run(s, "power apps portals", match="all").total == 1
 
 
 def test_pasted_headline_with_noise_finds_story(s):
@@ -110,8 +113,16 @@ def test_date_filters_inclusive(s):
 def test_parse_date_bound():
     assert parse_date_bound("2022-02", end=True) == dt.datetime(2022, 2, 28, 23, 59, 59, 999999,
                                                                 tzinfo=dt.timezone.utc)
-    with pytest.raises(UsageError):
-        parse_date_bound("yesterday")
+    with pytest.raises(UsageError, match="someday"):
+        parse_date_bound("someday")
+    today = dt.date(2024, 3, 31)
+    assert parse_date_bound("yesterday", today=today).date() == dt.date(2024, 3, 30)
+    assert parse_date_bound("7d", today=today) == dt.datetime(2024, 3, 24, tzinfo=dt.timezone.utc)
+    assert parse_date_bound("2w", end=True, today=today).date() == dt.date(2024, 3, 17)
+    assert parse_date_bound("1m", today=today).date() == dt.date(2024, 2, 29)  # no Feb 31st
+    assert parse_date_bound("last month", today=today) == parse_date_bound("1m", today=today)
+    assert parse_date_bound("1y", today=today).date() == dt.date(2023, 3, 31)
+    assert parse_date_bound("today", end=True, today=today).time() == dt.time.max
 
 
 def test_sorting_and_tie_breaks(s):
@@ -257,10 +268,11 @@ def test_question_mark_ending_a_word_is_punctuation(s):
 
 def test_negation_inside_parentheses(s):
     # machine learning chips (2020) has "learning"; robots (2023) too; mobile/portals do not
-    both = paths(run(s, "power (learning -robots)"))
-    assert both == {"_news/2021-03-01-portals.md", "_news/2021-05-02-mobile.md",
-                    "_news/2020-01-10-chips.md"}
-    assert paths(run(s, "(learning NOT robots) OR power")) == both
+    either = paths(run(s, "power OR (learning -robots)"))
+    assert either == {"_news/2021-03-01-portals.md", "_news/2021-05-02-mobile.md",
+                      "_news/2020-01-10-chips.md"}
+    assert paths(run(s, "(learning NOT robots) OR power")) == either
+    assert run(s, "power (learning -robots)", match="all").total == 0  # no power article has it
 
 
 def test_field_star_matches_documents_having_the_field(s):

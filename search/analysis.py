@@ -1,0 +1,150 @@
+"""Text analysis: one definition of a "word" for the index, the query parser
+and highlighting.
+
+A word is a run of letters and digits, with inner dots kept (`node.js`,
+`3.14`, `u.s`); it is lower-cased, dropped when it is a stop word, and
+reduced to its English Snowball (Porter2) stem for ranked search. The same
+rules run when indexing and when reading a query, so what a user types and
+what an article says meet in the same form.
+
+The stop list is short on purpose: only function words. `us`, `may`, `can`,
+`will`, `not`, `when` and `yet` are content words in news ("US sanctions",
+"May 2021", "will.i.am") and stay searchable.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator
+from typing import Any
+
+#: a word: letters/digits with inner dots (the index tokenizer)
+WORD = re.compile(r"\w+(?:\.\w+)*")
+#: words too common to search (function words only; see the module docstring)
+STOP_WORDS = frozenset((
+    "a", "an", "and", "are", "as", "at", "be", "been", "by", "for", "from", "had", "has", "have",
+    "he", "her", "his", "i", "if", "in", "into", "is", "it", "its", "of", "on", "or", "our", "she",
+    "so", "than", "that", "the", "their", "them", "they", "this", "those", "to", "was", "we",
+    "were", "which", "with", "you", "your", "s",
+))
+#: longer "words" are base64 blobs or URLs run together, never something typed
+MAX_WORD_CHARS = 60
+
+
+@functools.lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    """English Snowball (Porter2) stem of a lower-case word.
+
+    Not the original Porter stemmer: in a news corpus it conflates "news"
+    with "new" and "uses" with "us". Words with a digit or a dot (`gpt3`,
+    `node.js`, `u.s`, `3.14`) are names and numbers, kept as they are.
+    """
+    if "." in word or any(c.isdigit() for c in word):
+        return word
+    return _stemmer()(word)
+
+
+@functools.lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    from whoosh.lang.snowball.english import EnglishStemmer
+
+    return EnglishStemmer().stem
+
+
+def surface_tokens(text: str) -> Iterator[tuple[int, int, str]]:
+    """(start, end, lower-case word) of every searchable word of `text`, in
+    order: stop words and over-long words are left out."""
+    for m in WORD.finditer(text):
+        word = m.group().lower()
+        if word in STOP_WORDS or len(word) > MAX_WORD_CHARS:
+            continue
+        yield m.start(), m.end(), word
+
+
+def stems(text: str) -> list[str]:
+    """The index form of `text`: the stems of its searchable words, in order."""
+    return [stem(w) for _, _, w in surface_tokens(text)]
+
+
+def surface_words(text: str) -> list[str]:
+    """The distinct searchable words of `text` as written (lower-cased), in
+    order of first appearance."""
+    return list(dict.fromkeys(w for _, _, w in surface_tokens(text)))
+
+
+def is_stop_word(word: str) -> bool:
+    return word.lower() in STOP_WORDS
+
+
+# ----------------------------------------------------------------- Whoosh
+
+
+def news_analyzer(surface: bool = False) -> Any:
+    """The analyzer of the index's text fields (stems, with positions) or,
+    with `surface=True`, of the `words` field (each distinct word as
+    written, lower-cased): the vocabulary for prefixes and typo tolerance."""
+    return _analyzer_class()(surface)
+
+
+@functools.lru_cache(maxsize=1)
+def _analyzer_class() -> type:
+    from whoosh.analysis import Token, Tokenizer
+
+    class NewsAnalyzer(Tokenizer):
+        """One pass per value (tokenize, lower-case, stop, stem) instead of
+        Whoosh's chain of four generators: analysis is a large share of
+        indexing time. Positions count searchable words only (stop words
+        are renumbered away, as Whoosh's StopFilter does), so a phrase
+        query skips the same stop words the text did."""
+
+        def __init__(self, surface: bool = False) -> None:
+            self.surface = surface
+
+        def __eq__(self, other: object) -> bool:
+            return type(other) is type(self) and other.surface == self.surface  # type: ignore[attr-defined]
+
+        def __hash__(self) -> int:
+            return hash((type(self).__name__, self.surface))
+
+        def __reduce__(self) -> Any:
+            # pickled into the index's schema: by reference to this module
+            return (news_analyzer, (self.surface,))
+
+        def __call__(self, value: str, positions: bool = False, chars: bool = False,
+                     keeporiginal: bool = False, removestops: bool = True, start_pos: int = 0,
+                     start_char: int = 0, tokenize: bool = True, mode: str = "",
+                     **kwargs: Any) -> Iterator[Any]:
+            t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+            t.boost = 1.0
+            t.stopped = False
+            if not tokenize:
+                t.original = t.text = value
+                if positions:
+                    t.pos = start_pos
+                if chars:
+                    t.startchar, t.endchar = start_char, start_char + len(value)
+                yield t
+                return
+            if self.surface:
+                for pos, word in enumerate(surface_words(value)):
+                    t.text = word
+                    if keeporiginal:
+                        t.original = word
+                    if positions:
+                        t.pos = start_pos + pos
+                    yield t
+                return
+            pos = start_pos
+            for start, end, word in surface_tokens(value):
+                t.text = stem(word)
+                if keeporiginal:
+                    t.original = value[start:end]
+                if positions:
+                    t.pos = pos
+                if chars:
+                    t.startchar, t.endchar = start_char + start, start_char + end
+                pos += 1
+                yield t
+
+    return NewsAnalyzer
