@@ -386,22 +386,3 @@ def _sloppy_count(positions: list[list[int]], slop: int) -> int:
             prev = nxt[0]
         count += ok
     return count
-
-
-def title_coverage(arrays: IndexArrays, terms: dict[str, np.ndarray], score: np.ndarray) -> np.ndarray:
-    """Scores × (1 + t × the share of each title's words that the query has).
-
-    Known-item signal for pasted headlines: when several articles match most
-    of the query, the one whose own headline the query is ranks first.
-    `terms` maps each index term the query looks for in titles to the
-    documents where the clause holding it matched (a failed or excluded
-    clause counts nowhere)."""
-    t = arrays.ranking.title_coverage
-    if t <= 0 or not terms:
-        return score
-    hits = np.zeros(arrays.n, dtype=np.float32)
-    for term, where in terms.items():
-        ids, _ = arrays.postings("title", term)
-        hits[ids] += where[ids]
-    share = np.minimum(hits / np.maximum(arrays.field_lengths("title"), 1.0), 1.0)
-    return score * (1.0 + t * share).astype(np.float32)

@@ -207,7 +207,11 @@ def _strategy(arrays: IndexArrays, root: Bool, parts: list[tuple[Occur, Match]]
     every = base.copy()
     for m in masks:
         every &= m
-    if every.any() or n > MAX_SUBSET_WORDS:
+    if every.any():
+        return parts, root, None
+    if r.relax == "union":
+        return _most_words(arrays, root, parts, units, masks, base)
+    if n > MAX_SUBSET_WORDS:
         return parts, root, None
     df = [int((m & base).sum()) for m in masks]
     for size in range(n - 1, 0, -1):
@@ -226,6 +230,27 @@ def _strategy(arrays: IndexArrays, root: Bool, parts: list[tuple[Occur, Match]]
                 labels = tuple(label(root.clauses[i].node) for i in sorted(dropped))
                 return new_parts, new_root, Relaxation(labels, size, n)
     return parts, root, None
+
+
+def _most_words(arrays: IndexArrays, root: Bool, parts: list[tuple[Occur, Match]], units: list[int],
+                masks: list[np.ndarray], base: np.ndarray
+                ) -> tuple[list[tuple[Occur, Match]], Bool, Relaxation | None]:
+    """The articles with the most of the words (n-1 of n, or fewer)."""
+    count = np.zeros(arrays.n, dtype=np.int32)
+    for m in masks:
+        count += m
+    count[~base] = 0
+    best = int(count.max()) if count.size else 0
+    if best == 0:
+        return parts, root, None
+    chosen = count == best
+    dropped = tuple(label(root.clauses[i].node) for i, m in zip(units, masks, strict=True)
+                    if not m[chosen].all())
+    new_parts = [(Occur.SHOULD, m) if i in units else (o, m) for i, (o, m) in enumerate(parts)]
+    new_root = replace(root, clauses=tuple(
+        Clause(Occur.SHOULD, c.node) if i in units else c for i, c in enumerate(root.clauses)),
+        min_should=best)
+    return new_parts, new_root, Relaxation(dropped, best, len(units))
 
 
 # ----------------------------------------------------------------- reading back
@@ -247,7 +272,7 @@ def leaf_terms(leaf: Node, outcome: Outcome) -> list[str]:
 def matched_leaves(outcome: Outcome) -> list[tuple[Node, np.ndarray]]:
     """Each text leaf that took part in matching, with the documents where
     it and every clause above it matched: a failed, excluded or dropped
-    clause's words count nowhere (highlighting, the title prior)."""
+    clause's words are not highlighted."""
     matches = outcome.evaluation.matches
     out: list[tuple[Node, np.ndarray]] = []
 
@@ -262,17 +287,6 @@ def matched_leaves(outcome: Outcome) -> list[tuple[Node, np.ndarray]]:
             out.append((node, here))
 
     walk(outcome.root, outcome.match.mask)
-    return out
-
-
-def term_masks(outcome: Outcome, field_name: str) -> dict[str, np.ndarray]:
-    """Index term → documents where a matched clause looks for it in a field."""
-    out: dict[str, np.ndarray] = {}
-    for leaf, where in matched_leaves(outcome):
-        if field_name not in leaf.fields:  # type: ignore[union-attr]
-            continue
-        for term in leaf_terms(leaf, outcome):
-            out[term] = out[term] | where if term in out else where
     return out
 
 

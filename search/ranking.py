@@ -34,16 +34,15 @@ class Ranking:
     #: weighted by its idf), where articles may miss some words:
     #: score × ((1 - c) + c × matched idf / total idf)
     coordination: float = 1.0
-    #: reward for a title made of the query's words (a pasted headline finds
-    #: the article with that headline first): score × (1 + t × share of the
-    #: title's words that the query has)
-    title_coverage: float = 0.25
     #: a typo-corrected word scores this much per edit (below an exact word)
     typo_weight: float = 0.6
     #: queries of this many words or more (pasted headlines) match articles
     #: with at least `long_share` of them instead of all
     long_words: int = 6
-    long_share: float = 0.5
+    long_share: float = 0.2
+    #: when no article has every word: "union" matches the articles with the
+    #: most of them; "subset" keeps the largest set of the rarest words
+    relax: str = "union"
 
     def weight(self, field: str) -> float:
         return _lookup(self.weights, field, 1.0)

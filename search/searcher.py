@@ -249,7 +249,6 @@ class Searcher:
         import numpy as np
 
         from . import matching
-        from .evaluator import title_coverage
         from .query import describe
         from .ranking import sort_key, top_documents
 
@@ -271,8 +270,6 @@ class Searcher:
         # a query with nothing to score (`-crypto`, filters only) is ordered newest first
         scored_order = (request.sort == "relevance" and score is not None
                         and not matching.is_unscored(outcome.root))
-        if scored_order and score is not None:
-            score = title_coverage(arrays, matching.term_masks(outcome, "title"), score)
         want = request.offset + request.limit
         key = sort_key(arrays, request.sort if scored_order or request.sort != "relevance" else "newest",
                        score if scored_order else None)
@@ -437,10 +434,11 @@ class Searcher:
 
 def highlight_spans(text: str, wanted: set[str]) -> tuple[Span, ...]:
     """Character spans of the words of `text` whose index form is in `wanted`
-    (the index's own analysis, so exactly the words that matched)."""
-    from .analysis import stem, surface_tokens
+    (the index's own analysis, so exactly the words that matched; a compound
+    found by its joined form is marked whole)."""
+    from .analysis import index_tokens
 
-    return tuple((start, end) for start, end, word in surface_tokens(text) if stem(word) in wanted)
+    return tuple((start, end) for _, start, end, term in index_tokens(text) if term in wanted)
 
 
 def _from_micros(value: int) -> dt.datetime:

@@ -53,7 +53,9 @@ def tree(text: str, match: str = "auto") -> str:
     ("vulnerab*", "(+vulnerab*)"),
     ("wom?n", "(+wom?n)"),
     ("gpt-3", "(+<gpt-3|gpt3>)"),
-    ("node.js", "(+<node-js|node.js|nodej>)"),
+    ("node.js", "(+<node-js|nodej>)"),
+    ("walk-in", "(+<|walkin|walk>)"),
+    ("U.S.", "(+<|us|u>)"),
     ("3.14", "(+3.14)"),
     ("power apps power", "(+power +app)"),  # a word typed twice is one word
     ("How is AI changing us?", "(+how +ai +chang +us)"),  # '?' ending a word is punctuation

@@ -28,7 +28,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-from ..analysis import STOP_WORDS, WORD, stem, surface_tokens
+from ..analysis import GROUP, STOP_WORDS, WORD, is_compound, stem, surface_tokens
 from ..errors import UsageError
 from .dates import parse_date_bound
 from .model import (
@@ -426,24 +426,21 @@ def _term(raw: str, fields: tuple[str, ...]) -> object | None:
         return _Leaf(MatchAll())
     if "*" in text or "?" in text:
         return _wildcard(text, fields, boost)
-    tokens = [(a, b_, w) for a, b_, w in surface_tokens(text)]
+    tokens = [w for _, _, w in surface_tokens(text)]
     if not tokens:
         return None
-    if len(tokens) == 1:
-        word = tokens[0][2]
-        if "." in word and not re.fullmatch(r"[\d.]+", word):
-            return _dotted(text, word, fields, boost)
-        return _Leaf(Word(text, stem(word), word, fields, boost=boost, fuzzy=fuzzy))
-    parts = tuple(stem(w) for _, _, w in tokens)
-    joined = "".join(w for _, _, w in tokens)
-    return _Leaf(Compound(text, parts, (stem(joined),), fields, boost))
-
-
-def _dotted(text: str, word: str, fields: tuple[str, ...], boost: float) -> object:
-    """`node.js`, `u.s`: indexed as one token; also found written apart or joined."""
-    parts = tuple(stem(p) for p in word.split(".") if p and p not in STOP_WORDS)
-    forms = tuple(dict.fromkeys((word, stem(word.replace(".", "")))))
-    return _Leaf(Compound(text, parts if len(parts) > 1 else (), forms, fields, boost))
+    groups = GROUP.findall(text)
+    joined = ""
+    if len(groups) == 1 and is_compound(groups[0]):
+        joined = "".join(WORD.findall(groups[0].lower()))
+    if len(tokens) == 1 and not joined:
+        return _Leaf(Word(text, stem(tokens[0]), tokens[0], fields, boost=boost, fuzzy=fuzzy))
+    # a compound (`gpt-3`, `node.js`, `u.s.`): its parts side by side, or joined
+    parts = tuple(stem(w) for w in tokens)
+    if len(parts) > 1:
+        return _Leaf(Compound(text, parts, (stem(joined),) if joined else (), fields, boost))
+    # one searchable part (`walk-in`, `u.s.`): that word, or the joined form
+    return _Leaf(Compound(text, (), tuple(dict.fromkeys((stem(joined), parts[0]))), fields, boost))
 
 
 def _wildcard(text: str, fields: tuple[str, ...], boost: float) -> object | None:
