@@ -126,8 +126,11 @@ class Evaluator:
         return acc * (k1 + 1.0) / (acc + k1)
 
     def _norm(self, f: str, ids: np.ndarray) -> np.ndarray:
-        b = self.r.b_for(f)
-        return (1.0 - b) + b * self.a.field_lengths(f)[ids] / self.a.avg_length(f)
+        """BM25's length normalisation by the article's length (all text
+        fields): measured better than per-field lengths (bench/relevance.py)."""
+        b = self.r.b
+        lengths, avg = self.a.article_lengths()
+        return (1.0 - b) + b * lengths[ids] / avg
 
     def word(self, term: str, fields: tuple[str, ...], boost: float = 1.0) -> Match:
         """BM25F of one index term: per-field frequencies, length-normalised

@@ -99,13 +99,18 @@ class IndexArrays:
 
         return self._memo("len:" + field, make)
 
-    def avg_length(self, field: str) -> float:
-        def make() -> float:
-            lengths = self.field_lengths(field)[self.live]
-            mean = float(lengths.mean()) if len(lengths) else 0.0
-            return mean if mean > 0 else 1.0
+    def article_lengths(self) -> tuple[np.ndarray, float]:
+        """Per-document token count of title + excerpt + topics, and its mean
+        over live documents."""
 
-        return self._memo("avg:" + field, make)
+        def make() -> tuple[np.ndarray, float]:
+            from .schema import TEXT_FIELDS
+
+            total = sum((self.field_lengths(f) for f in TEXT_FIELDS), np.zeros(self.n, np.float32))
+            mean = float(total[self.live].mean()) if self.live_count else 0.0
+            return total, mean if mean > 0 else 1.0
+
+        return self.memo("len:article", make)
 
     def ref_column(self, name: str) -> tuple[np.ndarray, list[str]]:
         """A RefBytesColumn as (per-doc id, id → label): ids are shared by
