@@ -133,22 +133,22 @@ def cmd_index(args: argparse.Namespace, env: Env) -> int:
         if not meta or not meta.roots:
             raise UsageError("no corpus folder given: search index CORPUS_DIR")
         roots = [Path(r) for r in meta.roots]
-    show_progress = not args.quiet and env.isatty(env.stderr)
+    show_progress = not args.quiet and args.format != "json" and env.isatty(env.stderr)
+    bar = None
+    if show_progress:
+        from .progress import ProgressBar
+
+        bar = ProgressBar(env.stderr)
 
     def on_skip(path: str, reason: str) -> None:
         if not args.quiet:
             from .output import escape_control
 
-            if show_progress:
-                env.stderr.write("\r\x1b[K")
-            env.stderr.write(f"{escape_control(path)}: {escape_control(reason)}\n")
-
-    def progress(done: int, total: int) -> None:
-        if done == total or done % 50 == 0:
-            pct = 100 * done // max(total, 1)
-            bar = "#" * (pct // 4)
-            env.stderr.write(f"\rindexing [{bar:<25}] {done}/{total} ({pct}%)")
-            env.stderr.flush()
+            line = f"{escape_control(path)}: {escape_control(reason)}\n"
+            if bar is not None:
+                bar.write(line)
+            else:
+                env.stderr.write(line)
 
     def on_wait(message: str) -> None:
         # a person at a terminal learns why nothing happens; scripts keep one-line errors
@@ -157,12 +157,14 @@ def cmd_index(args: argparse.Namespace, env: Env) -> int:
         env.stderr.write(f"{escape_control(message)}\n")
         env.stderr.flush()
 
-    report = build_index(settings.index_dir, roots, full=args.full, on_skip=on_skip,
-                         progress=progress if show_progress else None,
-                         lock_timeout=args.lock_timeout, workers=args.workers,
-                         on_wait=on_wait if show_progress else None)
-    if show_progress:
-        env.stderr.write("\r\x1b[K")
+    try:
+        report = build_index(settings.index_dir, roots, full=args.full, on_skip=on_skip,
+                             progress=bar.update if bar is not None else None,
+                             lock_timeout=args.lock_timeout, workers=args.workers,
+                             on_wait=on_wait if show_progress else None)
+    finally:
+        if bar is not None:
+            bar.close()
     if args.format == "json":
         env.stdout.write(dumps({
             "indexed": report.indexed, "updated": report.updated, "removed": report.removed,
