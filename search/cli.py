@@ -49,12 +49,6 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{where}: {message}" if where else message)
 
 
-def _version() -> str:
-    from . import __version__
-
-    return __version__
-
-
 def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument("--index", metavar="DIR", default=argparse.SUPPRESS,
@@ -64,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(prog=PROG, description="Full-text search over a news corpus.",
                      parents=[common])
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action="store_true",
+                        help="show the versions of search, Whoosh and Python, and exit")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
     p = sub.add_parser("index", parents=[common], help="build or update the index",
@@ -299,6 +294,11 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         debug = bool(getattr(args, "debug", False))
+        if args.version:
+            from .versions import current_versions
+
+            env.stdout.write(current_versions().line(PROG) + "\n")
+            return ExitCode.OK
         command = args.command
         if command is None:
             if env.isatty(env.stdin) and env.isatty(env.stdout):
