@@ -104,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("repl", parents=[common], help="interactive search (default on a terminal)")
     r.add_argument("--color", choices=("auto", "always", "never"), default=None)
+
+    c = sub.add_parser("completion", help="print a shell completion script",
+                       description="Print the Tab-completion script for SHELL; "
+                       "see the README for where to put it.")
+    c.add_argument("shell", choices=("bash", "zsh", "fish"), metavar="SHELL",
+                   help="bash, zsh or fish")
     return parser
 
 
@@ -267,7 +273,15 @@ def cmd_repl(args: argparse.Namespace, env: Env) -> int:
     return run_repl(_settings(args, env), env)
 
 
-COMMANDS = {"index": cmd_index, "query": cmd_query, "stats": cmd_stats, "repl": cmd_repl}
+def cmd_completion(args: argparse.Namespace, env: Env) -> int:
+    from .completion_scripts import script
+
+    env.stdout.write(script(args.shell, PROG))
+    return ExitCode.OK
+
+
+COMMANDS = {"index": cmd_index, "query": cmd_query, "stats": cmd_stats, "repl": cmd_repl,
+            "completion": cmd_completion}
 
 
 # ----------------------------------------------------------------- entry point
@@ -292,7 +306,13 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     debug = "--debug" in argv
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        if "_ARGCOMPLETE" in env.environ:
+            # the shell asks for Tab completions (see completion_scripts); this exits
+            from .completion_scripts import complete
+
+            complete(parser)
+        args = parser.parse_args(argv)
         debug = bool(getattr(args, "debug", False))
         if args.version:
             from .versions import current_versions
