@@ -99,43 +99,40 @@ def test_no_index_completes_no_values_and_prints_nothing(tmp_path: Path):
     assert bash_tab(script, f"search query --index {tmp_path / 'none'} --provider ", env) == []
 
 
-def test_bash_tab_in_a_real_terminal(tmp_path: Path):
+def tab_in_a_terminal(argv: list[str], setup: str, steps: list[tuple[str, str]], tmp_path: Path) -> None:
+    """An interactive shell on a pseudo-terminal: run `setup`, then type each
+    step's keys and wait for its pattern on the screen, after the previous one."""
     from test_repl_pty import Terminal
 
-    script = completion_script("bash", tmp_path)
-    term = Terminal(["/bin/bash", "--norc", "--noprofile", "-i"], shell_env(tmp_path), tmp_path)
+    term = Terminal(argv, shell_env(tmp_path), tmp_path)
     try:
-        term.send(f"PS1='$ '; source {script}; echo READY\r")
-        pos = term.expect(r"READY\s+\$ ").end()
-        term.send("search qu\t")  # the line is now `search query ` (with the space)
-        pos = term.expect(r"search query $", since=pos).start()
-        term.send("--fo\t")
-        term.expect(r"search query --format $", since=pos)
+        term.send(f"PS1='$ '; {setup}; echo READY$((6*7))\r")
+        pos = term.expect(r"READY42").end()  # the output, not the echo of the typed line
+        time.sleep(0.3)  # until the prompt is drawn and the line editor reads keys
+        for keys, pattern in steps:
+            term.send(keys)
+            pos = term.expect(pattern, since=pos).start()
         term.send("\x15exit\r")
         assert term.wait() == 0
     finally:
         term.close()
+
+
+def test_bash_tab_in_a_real_terminal(tmp_path: Path):
+    script = completion_script("bash", tmp_path)
+    # after each Tab the line reads `search query ` / `search query --format ` (with the space)
+    tab_in_a_terminal(["/bin/bash", "--norc", "--noprofile", "-i"], f"source {script}",
+                      [("search qu\t", r"search query $"), ("--fo\t", r"search query --format $")],
+                      tmp_path)
 
 
 @pytest.mark.skipif(not shutil.which("zsh"), reason="zsh is not installed (apt-get install zsh)")
 def test_zsh_tab_in_a_real_terminal(tmp_path: Path):
-    from test_repl_pty import Terminal
-
     script = completion_script("zsh", tmp_path)
-    term = Terminal([str(shutil.which("zsh")), "-f", "-i"], shell_env(tmp_path), tmp_path)
-    try:
-        term.send(f"PS1='$ '; autoload -Uz compinit && compinit -u && source {script}; echo READY\r")
-        pos = term.expect(r"READY").end()
-        time.sleep(0.3)
-        term.send("search qu\t")
-        # zsh redraws the line with cursor moves, so look for the completed words only
-        pos = term.expect(r"query", since=pos).end()
-        term.send("--fo\t")
-        term.expect(r"--format", since=pos)
-        term.send("\x15exit\r")
-        assert term.wait() == 0
-    finally:
-        term.close()
+    # zsh redraws the line with cursor moves, so look for the completed words only
+    tab_in_a_terminal([str(shutil.which("zsh")), "-f", "-i"],
+                      f"autoload -Uz compinit && compinit -u && source {script}",
+                      [("search qu\t", r"query"), ("--fo\t", r"--format")], tmp_path)
 
 
 @pytest.mark.skipif(not shutil.which("fish"), reason="fish is not installed (apt-get install fish)")
