@@ -173,20 +173,35 @@ def _check_mode(mode: str) -> str:
     return mode
 
 
+#: the field weights every engine has out of the box
+EQUAL_WEIGHTS = {name: 1.0 for name in TEXT_FIELDS}
+
+
 class _Moded:
-    """The `mode` and `with_mode` both peers share."""
+    """The `mode`, `with_mode` and `with_weights` both peers share."""
 
     base_name = ""
     mode = "or"
+    weights_label = ""  # "" for our engine's weights
 
     @property
     def name(self) -> str:
-        return f"{self.base_name} {self.mode}"
+        return f"{self.base_name} {self.mode}" + (f", {self.weights_label}" if self.weights_label else "")
 
     def with_mode(self, mode: str) -> Any:
         clone = copy.copy(self)  # shares the open index: one build serves both modes
         clone.mode = _check_mode(mode)
         return clone
+
+    def with_weights(self, weights: Mapping[str, float], label: str) -> Any:
+        """The same index queried with other field weights (query-time only)."""
+        clone = copy.copy(self)
+        clone._set_weights(dict(weights))
+        clone.weights_label = label
+        return clone
+
+    def _set_weights(self, weights: dict[str, float]) -> None:
+        self.weights = weights
 
 
 # ----------------------------------------------------------------- SQLite FTS5
@@ -204,10 +219,12 @@ class Fts5Peer(_Moded):
     FILE = "fts5.sqlite3"
 
     def __init__(self, weights: Mapping[str, float] | None = None, mode: str = "or") -> None:
-        self.weights = dict(weights) if weights is not None else default_weights()
         self.mode = _check_mode(mode)
         self._db: sqlite3.Connection | None = None
-        w = self.weights
+        self._set_weights(dict(weights) if weights is not None else default_weights())
+
+    def _set_weights(self, weights: dict[str, float]) -> None:
+        self.weights = w = weights
         # UNINDEXED columns take a weight slot too; it is never used
         self._rank = f"bm25(docs, {w['title']!r}, {w['excerpt']!r}, {w['topics']!r}, 0.0, 0.0)"
 

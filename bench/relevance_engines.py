@@ -320,7 +320,10 @@ class Config:
 
 
 def configurations(built: Sequence[Built]) -> list[Config]:
-    """Ours, then each peer in `and` and `or` mode (sharing one index)."""
+    """Ours, then each peer in `and` and `or` mode, with our field weights
+    and with equal weights (its own default), all sharing one index."""
+    from peers import EQUAL_WEIGHTS
+
     out: list[Config] = []
     for b in built:
         if b.engine is None:
@@ -331,6 +334,9 @@ def configurations(built: Sequence[Built]) -> list[Config]:
         for mode in ("and", "or"):
             peer: Peer = b.engine.with_mode(mode)
             out.append(Config(peer.name, b.label, peer.search))
+            if peer.weights != EQUAL_WEIGHTS:
+                equal = peer.with_weights(EQUAL_WEIGHTS, "equal weights")
+                out.append(Config(equal.name, b.label, equal.search))
     return out
 
 
