@@ -78,6 +78,14 @@ def _searchable(word: str) -> bool:
     return word not in STOP_WORDS and len(word) <= MAX_WORD_CHARS
 
 
+@functools.lru_cache(maxsize=200_000)
+def searchable_stem(word: str) -> str | None:
+    """The index term of one plain word as written (any case), or None for a
+    stop word (a fast path for highlighting)."""
+    lower = word.lower()
+    return stem(lower) if _searchable(lower) else None
+
+
 def surface_tokens(text: str) -> Iterator[tuple[int, int, str]]:
     """(start, end, lower-case word) of every searchable word of `text`, in
     order: stop words and over-long words are left out; a compound gives

@@ -312,27 +312,35 @@ class Searcher:
     def _facet(self, snap: Any, name: str, mask: Any, matched: Any, size: int) -> Facet:
         import numpy as np
 
-        items: list[tuple[Any, int]]
+        if name == "year":
+            years = snap.numeric_column("year_col", MISSING32)[matched]
+            values, counts = np.unique(years[years != MISSING32], return_counts=True)
+            items = sorted(((int(v), int(c)) for v, c in zip(values, counts, strict=True)),
+                           key=lambda kv: (-kv[1], -kv[0]))
+            top = items[:size]
+            return Facet(name, tuple(FacetValue(v, n) for v, n in top), len(items),
+                         sum(n for _, n in items[size:]))
         if name == "provider":
             ids, labels = snap.ref_column("provider_name")
             sel = ids[matched]
             counts = np.bincount(sel[sel >= 0], minlength=len(labels))
-            items = [(labels[i], int(c)) for i, c in enumerate(counts) if c]
-        elif name == "topic":
+        else:  # topic
             docs, vids, labels = snap.multi_postings("topic", "topic_names")
             counts = np.bincount(vids[mask[docs]], minlength=len(labels))
-            items = [(labels[i], int(c)) for i, c in enumerate(counts) if c]
-        else:  # year
-            years = snap.numeric_column("year_col", MISSING32)[matched]
-            values, counts = np.unique(years[years != MISSING32], return_counts=True)
-            items = [(int(v), int(c)) for v, c in zip(values, counts, strict=True)]
-        if name == "year":
-            items.sort(key=lambda kv: (-kv[1], -kv[0]))
-        else:
-            items.sort(key=lambda kv: (-kv[1], str(kv[0]).casefold(), kv[0]))
-        top = items[:size]
-        other = sum(n for _, n in items[size:])
-        return Facet(name, tuple(FacetValue(v, n) for v, n in top), len(items), other)
+        present = np.flatnonzero(counts)
+        total = int(counts.sum())
+        if 0 < size < len(present):
+            # only values that can make the top `size` are sorted: those
+            # counted at least as often as the size-th most common (ties kept)
+            kth = np.partition(counts[present], len(present) - size)[len(present) - size]
+            present = present[counts[present] >= kth]
+        elif size == 0:
+            present = present[:0]
+        ranked = sorted(((labels[i], int(counts[i])) for i in present.tolist()),
+                        key=lambda kv: (-kv[1], kv[0].casefold(), kv[0]))[:size]
+        distinct = int(np.count_nonzero(counts))
+        return Facet(name, tuple(FacetValue(v, n) for v, n in ranked), distinct,
+                     total - sum(n for _, n in ranked))
 
     # -- hits and highlights
 
@@ -436,9 +444,17 @@ def highlight_spans(text: str, wanted: set[str]) -> tuple[Span, ...]:
     """Character spans of the words of `text` whose index form is in `wanted`
     (the index's own analysis, so exactly the words that matched; a compound
     found by its joined form is marked whole)."""
-    from .analysis import index_tokens
+    from .analysis import GROUP, index_tokens, searchable_stem
 
-    return tuple((start, end) for _, start, end, term in index_tokens(text) if term in wanted)
+    spans: list[Span] = []
+    for m in GROUP.finditer(text):
+        group = m.group()
+        if "." in group or "-" in group:  # a compound or a number: the full rules
+            base = m.start()
+            spans += [(base + a, base + b) for _, a, b, term in index_tokens(group) if term in wanted]
+        elif searchable_stem(group) in wanted:
+            spans.append((m.start(), m.end()))
+    return tuple(spans)
 
 
 def _from_micros(value: int) -> dt.datetime:
