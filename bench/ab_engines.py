@@ -7,7 +7,9 @@ when already built), then the two answer the same query mix as `bench/perf.py`
 (30 keyword queries and 20 pasted headlines of the corpus, provider facet,
 default page, a long-lived `Searcher`: the REPL path) in separate processes,
 interleaved round by round, so a noisy spell of the machine hits both. Prints
-p50/p95 per engine (median over rounds) and the ratio NEW/OLD.
+p50/p95 per engine and the ratio NEW/OLD. Each query's time is its median over
+all rounds and passes (a noisy spell of the shared machine does not make a
+query slow); p50/p95 are then taken over the queries.
 
 Both checkouts run with this interpreter (their dependencies must be
 installed in it); each one's `search` package is put first on `sys.path`.
@@ -38,12 +40,10 @@ _WORKER = textwrap.dedent("""
         for kind, text in mix:  # warm-up pass: caches as in a running REPL
             s.search(SearchRequest(text, facets=("provider",)))
         for _ in range(passes):
-            for kind, text in mix:
+            for i, (kind, text) in enumerate(mix):
                 t0 = time.perf_counter()
                 s.search(SearchRequest(text, facets=("provider",)))
-                ms = (time.perf_counter() - t0) * 1000
-                out.setdefault(kind, []).append(ms)
-                out.setdefault("all", []).append(ms)
+                out.setdefault(f"{kind}:{i}", []).append((time.perf_counter() - t0) * 1000)
     print(json.dumps(out))
 """)
 
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             subprocess.run([sys.executable, "-c", _INDEXER, str(checkout.resolve()), str(index),
                             str(args.corpus)], check=True)
         indexes[label] = (checkout, index, rev)
-    results: dict[str, list[dict[str, list[float]]]] = {"old": [], "new": []}
+    results: dict[str, dict[str, list[float]]] = {"old": {}, "new": {}}
     for r in range(args.rounds):
         order = ["old", "new"] if r % 2 == 0 else ["new", "old"]
         for label in order:
@@ -89,18 +89,19 @@ def main(argv: list[str] | None = None) -> int:
             proc = subprocess.run([sys.executable, "-c", _WORKER, str(HERE), str(checkout.resolve()),
                                    str(index), str(args.corpus), str(args.passes)],
                                   capture_output=True, text=True, check=True)
-            results[label].append(json.loads(proc.stdout))
+            for key, times in json.loads(proc.stdout).items():
+                results[label].setdefault(key, []).extend(times)
     print(f"corpus {args.corpus}, {args.rounds} rounds x {args.passes} passes, interleaved")
     print("| engine | rev | kind | p50 ms | p95 ms |")
     print("|---|---|---|---:|---:|")
     p95: dict[str, dict[str, float]] = {}
     for label in ("old", "new"):
         for kind in ("keyword", "headline", "all"):
-            p50s = [percentile(run[kind], 50) for run in results[label]]
-            p95s = [percentile(run[kind], 95) for run in results[label]]
-            p95.setdefault(label, {})[kind] = statistics.median(p95s)
-            print(f"| {label} | {indexes[label][2]} | {kind} | {statistics.median(p50s):.1f} "
-                  f"| {statistics.median(p95s):.1f} |")
+            per_query = [statistics.median(times) for key, times in results[label].items()
+                         if kind == "all" or key.startswith(kind + ":")]
+            p95.setdefault(label, {})[kind] = percentile(per_query, 95)
+            print(f"| {label} | {indexes[label][2]} | {kind} | {percentile(per_query, 50):.1f} "
+                  f"| {percentile(per_query, 95):.1f} |")
     for kind in ("keyword", "headline", "all"):
         print(f"p95 new/old, {kind}: {p95['new'][kind] / p95['old'][kind]:.2f}x")
     return 0

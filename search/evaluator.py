@@ -128,25 +128,55 @@ class Evaluator:
     def _norm(self, f: str, ids: np.ndarray) -> np.ndarray:
         """BM25's length normalisation by the article's length (all text
         fields): measured better than per-field lengths (bench/relevance.py)."""
-        b = self.r.b
-        lengths, avg = self.a.article_lengths()
-        return (1.0 - b) + b * lengths[ids] / avg
+        return self._norms()[ids]
+
+    def _norms(self) -> np.ndarray:
+        def make() -> np.ndarray:
+            b = self.r.b
+            lengths, avg = self.a.article_lengths()
+            return ((1.0 - b) + b * lengths / avg).astype(np.float32)
+
+        return self.a.memo(f"norm:{self.r.b}", make)
 
     def word(self, term: str, fields: tuple[str, ...], boost: float = 1.0) -> Match:
-        """BM25F of one index term: per-field frequencies, length-normalised
-        and weighted, added, then saturated once."""
-        acc = np.zeros(self.a.n, dtype=np.float32)
-        for f in fields:
-            ids, tfs = self.a.postings(f, term)
-            if len(ids):
-                acc[ids] += (self.r.weight(f) * tfs / self._norm(f, ids)).astype(np.float32)
-        mask = (acc > 0) & self.a.live
-        df = int(mask.sum())
+        """BM25F of one index term: per-field frequencies weighted, added,
+        normalised by the article's length, then saturated once."""
+        n = self.a.n
+        lists = [(self.r.weight(f), *self.a.postings(f, term)) for f in fields]
+        lists = [(w, ids, tfs) for w, ids, tfs in lists if len(ids)]
+        if not lists:
+            return Match(self.a.none(), np.zeros(n, np.float32), 0.0)
+        live = self.a.live
+        if sum(len(ids) for _, ids, _ in lists) * 16 < n:
+            # a rare word: work on its postings only, not on every document
+            ids = np.concatenate([i for _, i, _ in lists])
+            tfs = np.concatenate([(w * t).astype(np.float32) for w, _, t in lists])
+            docs, inverse = np.unique(ids, return_inverse=True)
+            raw = np.bincount(inverse, weights=tfs).astype(np.float32)
+            keep = live[docs]
+            docs, raw = docs[keep], raw[keep]
+            mask = self.a.none()
+            score = np.zeros(n, dtype=np.float32)
+            if not len(docs):
+                return Match(mask, score, 0.0)
+            idf = self._idf(len(docs))
+            mask[docs] = True
+            score[docs] = (idf * boost) * self._saturate(raw / self._norms()[docs])
+            return Match(mask, score, idf)
+        acc = np.zeros(n, dtype=np.float32)
+        for w, ids, tfs in lists:
+            acc[ids] += (w * tfs).astype(np.float32)
+        mask = acc > 0
+        mask &= live
+        df = int(np.count_nonzero(mask))
         if not df:
-            return Match(mask, np.zeros(self.a.n, np.float32), 0.0)
+            return Match(mask, np.zeros(n, np.float32), 0.0)
         idf = self._idf(df)
-        score = np.where(mask, (idf * boost) * self._saturate(acc), 0.0).astype(np.float32)
-        return Match(mask, score, idf)
+        acc /= self._norms()
+        score = self._saturate(acc)
+        score *= np.float32(idf * boost)
+        score[~mask] = 0.0
+        return Match(mask, score.astype(np.float32, copy=False), idf)
 
     def terms(self, terms: list[str], fields: tuple[str, ...], boost: float = 1.0,
               weights: list[float] | None = None) -> Match:
