@@ -100,7 +100,13 @@ class Evaluator:
         if isinstance(node, Compound):
             return self.compound(node)
         if isinstance(node, Prefix):
-            return self.expansion(node, self.a.expand("words", node.text), node.text + "*")
+            if node.limit:
+                from .vocabulary import Vocabulary
+
+                words = Vocabulary(self.a).complete(node.text, node.limit)
+            else:
+                words = self.a.expand("words", node.text)
+            return self.expansion(node, words, node.text + "*")
         if isinstance(node, Wildcard):
             return self.wildcard(node)
         if isinstance(node, Value):

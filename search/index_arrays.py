@@ -303,6 +303,22 @@ class IndexArrays:
         """Every term of a field, sorted (cached: costs a read of the term index)."""
         return self._memo("lex:" + field, lambda: wa.lexicon(self.reader, field))
 
+    def term_frequencies(self, field: str) -> tuple[list[str], np.ndarray]:
+        """Every term of a field, sorted, with its document frequency (summed
+        over segments; deleted documents count until merged away): one pass
+        over the term index, cached."""
+
+        def make() -> tuple[list[str], np.ndarray]:
+            counts: dict[str, int] = {}
+            for leaf, _ in self.leaves:
+                for btext, info in wa.terms_with_info(leaf, field):
+                    term = btext.decode("utf-8") if isinstance(btext, bytes) else btext
+                    counts[term] = counts.get(term, 0) + int(info.doc_frequency())
+            terms = sorted(counts)
+            return terms, np.array([counts[t] for t in terms], dtype=np.int64)
+
+        return self.memo("tf:" + field, make)
+
     def doc_frequency(self, field: str, text: str) -> int:
         """Documents (deleted ones included until merged away) with a term."""
         try:

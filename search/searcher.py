@@ -67,6 +67,9 @@ class SearchRequest:
     match: str = "auto"
     #: words the index does not have also match indexed words 1-2 edits away
     typos: bool = True
+    #: the last word is still being typed: match it as a prefix of the most
+    #: common indexed words (results while typing)
+    prefix_last: bool = False
 
     def validate(self) -> None:
         if self.match not in MATCH_MODES:
@@ -177,7 +180,7 @@ class Searcher:
         self._ix: Any = None
         self._searcher: Any = None
         self._arrays: Any = None  # IndexArrays of the current generation
-        self._parsed: OrderedDict[tuple[str, str], ParsedQuery] = OrderedDict()
+        self._parsed: OrderedDict[tuple[str, str, bool], ParsedQuery] = OrderedDict()
 
     # -- lifecycle
 
@@ -221,12 +224,12 @@ class Searcher:
 
     # -- searching
 
-    def parse(self, text: str, match: str = "auto") -> ParsedQuery:
+    def parse(self, text: str, match: str = "auto", prefix_last: bool = False) -> ParsedQuery:
         """The query model of a query text (cached; never raises for bad syntax)."""
-        key = (text, match)
+        key = (text, match, prefix_last)
         hit = self._parsed.get(key)
         if hit is None:
-            hit = self._parsed[key] = parse_query(text, match)
+            hit = self._parsed[key] = parse_query(text, match, prefix_last=prefix_last)
             if len(self._parsed) > PARSE_CACHE_SIZE:
                 self._parsed.popitem(last=False)
         else:
@@ -253,7 +256,7 @@ class Searcher:
         from .ranking import sort_key, top_documents
 
         arrays = self.arrays()
-        parsed = self.parse(request.query, request.match)
+        parsed = self.parse(request.query, request.match, request.prefix_last)
         with np.errstate(over="ignore", invalid="ignore"):
             outcome = matching.run(arrays, parsed, request.filters.clauses(), request.typos)
         score = outcome.match.score

@@ -172,3 +172,15 @@ def test_any_text_parses(pieces: list[str]) -> None:
     for match in ("auto", "all", "any"):
         parsed = parse_query(text, match)
         describe(parsed.root)  # a well-formed tree
+
+
+def test_a_word_still_being_typed_is_a_bounded_prefix() -> None:
+    def live(text: str) -> str:
+        return describe(parse_query(text, prefix_last=True).root)
+
+    assert live("cosmos db vulnerab") == "(+cosmos +db +vulnerab*[40])"
+    assert live("cosmos db vulnerab ") == "(+cosmos +db +vulnerab)"  # a space: the word is done
+    assert live("provider:reuters cos") == "(+cos*[40] #provider=reuters)"
+    assert live('"cosmos db') == "(+cosmos +db)"  # inside an open quote
+    assert live("-cos") == "(-cos)"  # an exclusion is not completed
+    assert live("azure AND") == "(+azur)"

@@ -75,6 +75,9 @@ class Prefix:
     text: str  # lower-case, without the `*`
     fields: tuple[str, ...] = TEXT_FIELDS
     boost: float = 1.0
+    #: only the most common words with this prefix (a word still being
+    #: typed, for results while typing); None: every word
+    limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -235,7 +238,7 @@ def describe(node: Node) -> str:
     if isinstance(node, Compound):
         return "<" + "|".join(["-".join(node.parts), *node.forms]) + ">"
     if isinstance(node, Prefix):
-        return node.text + "*"
+        return node.text + "*" + (f"[{node.limit}]" if node.limit else "")
     if isinstance(node, Wildcard):
         return node.text
     if isinstance(node, Value):

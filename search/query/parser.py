@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..analysis import GROUP, STOP_WORDS, WORD, is_compound, stem, surface_tokens
 from ..errors import UsageError
@@ -51,6 +51,9 @@ from .model import (
 )
 
 MAX_QUERY_CHARS = 4_000
+#: a word still being typed (`prefix_last`) expands to this many words at most
+LIVE_PREFIX_WORDS = 40
+_LAST_WORD = re.compile(r"(?:^|[\s(])([^\W_][\w.\-]*)$")
 MAX_DEPTH = 32
 MATCH_MODES = ("auto", "all", "any")
 
@@ -121,11 +124,20 @@ class _State:
 # ----------------------------------------------------------------- parsing
 
 
-def parse_query(text: str, match: str = "auto", today: dt.date | None = None) -> ParsedQuery:
-    """Parse user query text; never raises (bad syntax is read as words)."""
+def parse_query(text: str, match: str = "auto", today: dt.date | None = None,
+                prefix_last: bool = False) -> ParsedQuery:
+    """Parse user query text; never raises (bad syntax is read as words).
+
+    With `prefix_last`, a plain word at the very end of the text (no space
+    after it) is a word still being typed: it matches the most common
+    indexed words that start with it (results while typing)."""
     if match not in MATCH_MODES:
         raise UsageError(f"unknown match mode {match!r}: choose one of {', '.join(MATCH_MODES)}")
     raw = text[:MAX_QUERY_CHARS]
+    last = _LAST_WORD.search(raw) if prefix_last else None
+    if last is not None and raw.count('"') % 2 == 0 and last.group(1) not in _OPERATORS:
+        parsed = parse_query(raw + "*", match, today)
+        return replace(parsed, text=text, root=_limit_prefix(parsed.root, last.group(1).lower()))
     stripped = raw.strip()
     if not stripped or stripped == "*":
         return ParsedQuery(text, MatchAll(), match=match)
@@ -518,8 +530,6 @@ def _with_field(item: object, fieldname: str) -> object:
     if isinstance(item, _Leaf):
         node = item.node
         if fieldname in TEXT_FIELDS and hasattr(node, "fields"):
-            from dataclasses import replace
-
             return _Leaf(replace(node, fields=(fieldname,)))  # type: ignore[type-var]
         if fieldname in FILTER_FIELDS and isinstance(node, (Word, Compound)):
             return _Leaf(Value(fieldname, node.text.strip().lower()), fieldname)
@@ -576,6 +586,18 @@ def _build_group(group: _Group, match: str, top: bool, fieldname: str = "") -> N
     if len(clauses) == 1 and clauses[0].occur in (Occur.MUST, Occur.SHOULD) and not top:
         return clauses[0].node
     return Bool(tuple(clauses), min_should=min_should, words=top and not has_plus)
+
+
+def _limit_prefix(node: Node, text: str) -> Node:
+    """The tree with the top-level prefix on `text` limited to the most
+    common words (the word still being typed)."""
+    if isinstance(node, Prefix) and node.text == text:
+        return replace(node, limit=LIVE_PREFIX_WORDS)
+    if isinstance(node, Bool):
+        return replace(node, clauses=tuple(Clause(c.occur, _limit_prefix(c.node, text))
+                                           if c.occur is not Occur.MUST_NOT else c
+                                           for c in node.clauses))
+    return node
 
 
 def _is_match_all(item: object) -> bool:
