@@ -287,7 +287,28 @@ def _parse_all(jobs: Sequence[_Job], workers: int, close_fds: tuple[int, ...] = 
     try:
         yield from pool.imap(_parse_job, jobs, chunksize=64)
     finally:
-        pool.terminate()
+        _stop_pool(pool)
+
+
+#: how long stopping the parser pool may take before it is left to die
+POOL_STOP_SECONDS = 10.0
+
+
+def _stop_pool(pool: Any) -> None:
+    """Terminate the parser pool without hanging.
+
+    CPython's Pool.terminate kills the workers, then joins its task-feeding
+    thread; when a worker was killed while holding the result queue's lock
+    (an error or Ctrl-C while results stream in), that thread never gets it
+    and terminate waits forever. The workers are dead either way (they also
+    die with this process), so the wait is bounded.
+    """
+    import threading
+
+    stopper = threading.Thread(target=pool.terminate, name="search-pool-stop", daemon=True)
+    stopper.start()
+    stopper.join(POOL_STOP_SECONDS)
+    if not stopper.is_alive():
         pool.join()
 
 

@@ -191,8 +191,8 @@ class Searcher:
             # a fresh searcher, not refresh(): whoosh3's refresh reuses segment
             # readers with their old deletion lists, so a long-lived searcher
             # (REPL, --batch) saw deleted and replaced documents twice
-            self._searcher.close()
             verify_segments(self.index_dir, self._ix, self._verified)  # the new segments only
+            self._searcher.close()
             self._searcher = self._ix.searcher()
             self._arrays = None
         return self._searcher
