@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .store import META_FILENAME, REBUILD_HINT, toc_file
+from .store import META_FILENAME, REBUILD_HINT, IndexMeta, toc_file
 
 DAMAGED = "damaged"
 OUTDATED = "outdated"
@@ -45,6 +45,8 @@ class Finding:
     path: str
     problem: str
     kind: str = DAMAGED
+    #: damage that `search index` repairs by itself (a derived file: a posting sidecar)
+    repairable: bool = False
 
 
 @dataclass
@@ -60,8 +62,9 @@ class CheckReport:
     sidecars: int = 0  # verified
     corpus_files: int | None = None  # checked against the corpus (None: not asked)
 
-    def add(self, path: Path | str, problem: str, kind: str = DAMAGED) -> None:
-        self.findings.append(Finding(str(path), problem, kind))
+    def add(self, path: Path | str, problem: str, kind: str = DAMAGED,
+            repairable: bool = False) -> None:
+        self.findings.append(Finding(str(path), problem, kind, repairable))
 
     def of_kind(self, kind: str) -> list[Finding]:
         return [f for f in self.findings if f.kind == kind]
@@ -75,8 +78,10 @@ class CheckReport:
 
     @property
     def remedy(self) -> str | None:
-        if self.unusable or self.of_kind(DAMAGED):
+        if self.unusable or any(not f.repairable for f in self.of_kind(DAMAGED)):
             return REBUILD_HINT
+        if self.of_kind(DAMAGED):
+            return "run `search index` to rewrite the damaged posting sidecars"
         if self.of_kind(OUTDATED):
             return UPDATE_HINT
         return None
@@ -120,7 +125,7 @@ def _short(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:200]
 
 
-def _check_meta(index_dir: Path, report: CheckReport) -> Any:
+def _check_meta(index_dir: Path, report: CheckReport) -> IndexMeta | None:
     from .schema import SCHEMA_VERSION
     from .store import incomplete_notice, read_meta
 
@@ -259,14 +264,14 @@ def _check_sidecar(index_dir: Path, leaf: Any, seg: Any, report: CheckReport) ->
     try:
         side = load_sidecar(index_dir, leaf)
     except SidecarError as exc:
-        report.add(path, str(exc))
+        report.add(path, str(exc), repairable=True)
         return
     if side is None:
         return
     bad = side.verify()
     if bad:
         report.add(path, f"checksum mismatch in {len(bad)} posting list(s), e.g. "
-                         f"{bad[0].decode('utf-8', 'replace').replace(chr(0), ':')}")
+                         f"{bad[0].decode('utf-8', 'replace').replace(chr(0), ':')}", repairable=True)
         return
     wanted = {term_key(f, btext): df for f, btext, df in sidecar_terms(leaf)}
     have = {key: side.doc_frequency(key) for key in side.term_keys()}
@@ -274,6 +279,7 @@ def _check_sidecar(index_dir: Path, leaf: Any, seg: Any, report: CheckReport) ->
         differ = sorted(set(have.items()) ^ set(wanted.items()))
         report.add(path, f"disagrees with its segment on {len(differ)} posting list(s), e.g. "
                          f"{differ[0][0].decode('utf-8', 'replace').replace(chr(0), ':')}")
+        # (not repairable by `search index`: a sidecar with intact checksums is kept)
         return
     report.sidecars += 1
 

@@ -62,8 +62,16 @@ class CommitPolicy:
     Whoosh's posting pool keeps 128 MB in memory and beyond that sorts runs
     on disk and merges them at commit time; a 5,000-document batch stays in
     memory. Intermediate commits merge nothing, so the build ends with a few
-    segments (4 for 20,000), which measured no slower to query than one. The
-    time limit bounds the work a kill loses on slow disks or huge files.
+    segments (4 for 20,000), which measured no slower to query than one.
+
+    The time limit bounds the work an interruption loses (Ctrl-C, a kill, a
+    power cut), and makes an interrupted first build keep its progress. At 10 s
+    (was 30 s) it costs nothing measurable where documents arrive fast: a
+    20,000-article build (same corpus, 5 interleaved rounds, `bench/durability.py`)
+    took a median 26.3 s at 10 s and 27.6 s at 30 s, 4 commits each, since
+    5,000 documents take less than 10 s there; it commits more often only where
+    documents arrive slowly, where each commit saves more work than it costs.
+    Making each commit durable (44 fsyncs in that build) took 0.09-0.22 s.
     """
 
     docs: int = COMMIT_DOCS

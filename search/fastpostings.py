@@ -136,9 +136,10 @@ def is_current(path: Path) -> bool:
 
 
 def sync_sidecars(index_dir: Path) -> int:
-    """Write missing (or older-format) sidecars for the index's current
-    segments; returns how many were written. Safe to run at any time
-    (derived, atomic files)."""
+    """Write missing, older-format or damaged sidecars for the index's
+    current segments; returns how many were written. Safe to run at any time
+    (derived, atomic files). Verifying a sidecar reads all of it, which is
+    cheap: sidecars are a tenth of their segment's size."""
     from . import whoosh_adapter as wa
 
     ix = wa.open_dir(str(index_dir))
@@ -146,11 +147,20 @@ def sync_sidecars(index_dir: Path) -> int:
     with ix.reader() as reader:
         for leaf, _ in wa.leaves(reader):
             segment = wa.segment(leaf)
-            if segment is None or is_current(sidecar_path(index_dir, segment)):
+            if segment is None or _intact(index_dir, leaf):
                 continue
             write_sidecar(index_dir, leaf, segment)
             written += 1
     return written
+
+
+def _intact(index_dir: Path, leaf: Any) -> bool:
+    """Whether a segment has a current, undamaged sidecar."""
+    try:
+        side = load_sidecar(index_dir, leaf)
+    except SidecarError:
+        return False
+    return side is not None and not side.verify()
 
 
 class SidecarError(ValueError):

@@ -375,7 +375,8 @@ def check_dict(report: CheckReport) -> dict[str, Any]:
         "documents": report.documents,
         "sidecars_verified": report.sidecars,
         "corpus_files_checked": report.corpus_files,
-        "findings": [{"path": f.path, "kind": f.kind, "problem": f.problem} for f in report.findings],
+        "findings": [{"path": f.path, "kind": f.kind, "problem": f.problem,
+                      "repairable": f.repairable} for f in report.findings],
         "remedy": report.remedy,
     }
 

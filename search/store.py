@@ -88,8 +88,8 @@ class RunProgress:
         this machine can tell)."""
         import socket
 
-        if not self.pid or self.host != socket.gethostname():
-            return False
+        if not self.pid or self.host != socket.gethostname() or os.name == "nt":
+            return False  # (on Windows, os.kill(pid, 0) would send that process a Ctrl-C)
         if self.pid == os.getpid():
             return False  # runs are synchronous: one that started here has ended (or raised)
         try:
@@ -150,7 +150,7 @@ def read_meta(index_dir: Path) -> IndexMeta | None:
             known["run"] = RunProgress(str(run["started"]), int(run["done"]), int(run["total"]),
                                        int(run.get("pid", 0)), str(run.get("host", "")))
         return IndexMeta(**known)
-    except (TypeError, KeyError, ValueError):
+    except (TypeError, KeyError, ValueError, AttributeError):
         return None
 
 

@@ -96,9 +96,14 @@ def test_zeroed_block_in_sidecar_is_named_and_queries_stay_exact(harbour: Path):
     zero_middle_block(side)
     code, out, _ = cli("check", "--index", str(harbour))
     assert code == 1 and f"damaged: {side}: checksum mismatch in" in out
+    assert "run `search index` to rewrite the damaged posting sidecars" in out.splitlines()[-1]
     assert totals(harbour) == want
     code, _, err = cli("query", "harbour", "--index", str(harbour), "--limit", "1")
     assert code == 0 and str(side) in err and "damaged posting list" in err
+    assert cli("index", "--index", str(harbour), "-q")[0] == 0  # a derived file: rewritten
+    assert cli("check", "--index", str(harbour))[0] == 0
+    code, _, err = cli("query", "harbour", "--index", str(harbour), "--limit", "1")
+    assert code == 0 and err == ""
 
 
 def test_sidecar_with_a_damaged_header_is_ignored_with_a_warning(harbour: Path):
