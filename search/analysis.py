@@ -1,11 +1,14 @@
 """Text analysis: one definition of a "word" for the index, the query parser
 and highlighting.
 
-A word is a run of letters and digits, with inner dots kept (`node.js`,
-`3.14`, `u.s`); it is lower-cased, dropped when it is a stop word, and
-reduced to its English Snowball (Porter2) stem for ranked search. The same
-rules run when indexing and when reading a query, so what a user types and
-what an article says meet in the same form.
+A word is a run of letters and digits; it is lower-cased, dropped when it
+is a stop word, and reduced to its English Snowball (Porter2) stem for
+ranked search. Words joined by dots or hyphens (`node.js`, `gpt-3`,
+`coca-cola`, `u.s.`) are indexed as their parts, side by side, and also as
+one joined word (`nodejs`, `gpt3`), so `node js`, `node.js` and `nodejs`
+all find each other; numbers keep their dots (`3.14`). The same rules run
+when indexing and when reading a query, so what a user types and what an
+article says meet in the same form.
 
 The stop list is short on purpose: only function words. `us`, `may`, `can`,
 `will`, `not`, `when` and `yet` are content words in news ("US sanctions",
@@ -19,14 +22,15 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-#: a word: letters/digits with inner dots (the index tokenizer)
-WORD = re.compile(r"\w+(?:\.\w+)*")
+#: a group of words joined by dots or hyphens (`node.js`, `gpt-3`, `3.14`)
+GROUP = re.compile(r"\w+(?:[.\-]\w+)*")
+#: a word: a run of letters and digits
+WORD = re.compile(r"\w+")
+_NUMBER = re.compile(r"\d+(?:\.\d+)+")
 #: words too common to search (function words only; see the module docstring)
 STOP_WORDS = frozenset((
-    "a", "an", "and", "are", "as", "at", "be", "been", "by", "for", "from", "had", "has", "have",
-    "he", "her", "his", "i", "if", "in", "into", "is", "it", "its", "of", "on", "or", "our", "she",
-    "so", "than", "that", "the", "their", "them", "they", "this", "those", "to", "was", "we",
-    "were", "which", "with", "you", "your", "s",
+    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "have", "if", "in", "is", "it",
+    "of", "on", "or", "that", "the", "this", "to", "we", "with", "you", "your", "s",
 ))
 #: longer "words" are base64 blobs or URLs run together, never something typed
 MAX_WORD_CHARS = 60
@@ -38,7 +42,7 @@ def stem(word: str) -> str:
 
     Not the original Porter stemmer: in a news corpus it conflates "news"
     with "new" and "uses" with "us". Words with a digit or a dot (`gpt3`,
-    `node.js`, `u.s`, `3.14`) are names and numbers, kept as they are.
+    `3.14`) are names and numbers, kept as they are.
     """
     if "." in word or any(c.isdigit() for c in word):
         return word
@@ -52,18 +56,64 @@ def _stemmer() -> Any:
     return EnglishStemmer().stem
 
 
+def is_compound(group: str) -> bool:
+    """Whether a GROUP match is words joined by dots or hyphens (not a number)."""
+    return ("." in group or "-" in group) and not _NUMBER.fullmatch(group)
+
+
+def _groups(text: str) -> Iterator[tuple[list[tuple[int, int, str]], str]]:
+    """Each group of `text` as (its words as (start, end, lower-case word),
+    the joined form of a compound or "")."""
+    for m in GROUP.finditer(text):
+        group = m.group()
+        if not is_compound(group):
+            yield [(m.start(), m.end(), group.lower())], ""
+            continue
+        parts = [(m.start() + p.start(), m.start() + p.end(), p.group().lower())
+                 for p in WORD.finditer(group)]
+        yield parts, "".join(w for _, _, w in parts)
+
+
+def _searchable(word: str) -> bool:
+    return word not in STOP_WORDS and len(word) <= MAX_WORD_CHARS
+
+
+@functools.lru_cache(maxsize=200_000)
+def searchable_stem(word: str) -> str | None:
+    """The index term of one plain word as written (any case), or None for a
+    stop word (a fast path for highlighting)."""
+    lower = word.lower()
+    return stem(lower) if _searchable(lower) else None
+
+
 def surface_tokens(text: str) -> Iterator[tuple[int, int, str]]:
     """(start, end, lower-case word) of every searchable word of `text`, in
-    order: stop words and over-long words are left out."""
-    for m in WORD.finditer(text):
-        word = m.group().lower()
-        if word in STOP_WORDS or len(word) > MAX_WORD_CHARS:
-            continue
-        yield m.start(), m.end(), word
+    order: stop words and over-long words are left out; a compound gives
+    its parts."""
+    for parts, _ in _groups(text):
+        for start, end, word in parts:
+            if _searchable(word):
+                yield start, end, word
+
+
+def index_tokens(text: str) -> Iterator[tuple[int, int, int, str]]:
+    """(position, start, end, index term) of everything indexed for `text`:
+    the stems of its searchable words at consecutive positions, plus each
+    compound's joined form at the position of its first part."""
+    pos = 0
+    for parts, joined in _groups(text):
+        first = pos
+        for start, end, word in parts:
+            if _searchable(word):
+                yield pos, start, end, stem(word)
+                pos += 1
+        if joined and pos > first and len(joined) <= MAX_WORD_CHARS:
+            yield first, parts[0][0], parts[-1][1], stem(joined)
 
 
 def stems(text: str) -> list[str]:
-    """The index form of `text`: the stems of its searchable words, in order."""
+    """The stems of the searchable words of `text`, in order (the positions
+    of the index; compounds' joined forms are not in this list)."""
     return [stem(w) for _, _, w in surface_tokens(text)]
 
 
@@ -135,16 +185,14 @@ def _analyzer_class() -> type:
                         t.pos = start_pos + pos
                     yield t
                 return
-            pos = start_pos
-            for start, end, word in surface_tokens(value):
-                t.text = stem(word)
+            for pos, start, end, term in index_tokens(value):
+                t.text = term
                 if keeporiginal:
                     t.original = value[start:end]
                 if positions:
-                    t.pos = pos
+                    t.pos = start_pos + pos
                 if chars:
                     t.startchar, t.endchar = start_char + start, start_char + end
-                pos += 1
                 yield t
 
     return NewsAnalyzer

@@ -49,12 +49,6 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{where}: {message}" if where else message)
 
 
-def _version() -> str:
-    from . import __version__
-
-    return __version__
-
-
 def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument("--index", metavar="DIR", default=argparse.SUPPRESS,
@@ -64,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(prog=PROG, description="Full-text search over a news corpus.",
                      parents=[common])
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action="store_true",
+                        help="show the versions of search, Whoosh and Python, and exit")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
     p = sub.add_parser("index", parents=[common], help="build or update the index",
@@ -116,15 +111,21 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("stats", parents=[common], help="show index statistics")
     s.add_argument("--format", choices=("text", "json"), default="text")
 
-    c = sub.add_parser("check", parents=[common], help="verify the index (and its corpus)",
+    k = sub.add_parser("check", parents=[common], help="verify the index (and its corpus)",
                        description="Verify every index file against its checksums and the "
                        "others; exit 0 healthy, 1 damaged or out of date, 2 unusable.")
-    c.add_argument("--corpus", action="store_true",
+    k.add_argument("--corpus", action="store_true",
                    help="also check that every indexed file is unchanged and every corpus file indexed")
-    c.add_argument("--format", choices=("text", "json"), default="text")
+    k.add_argument("--format", choices=("text", "json"), default="text")
 
     r = sub.add_parser("repl", parents=[common], help="interactive search (default on a terminal)")
     r.add_argument("--color", choices=("auto", "always", "never"), default=None)
+
+    c = sub.add_parser("completion", help="print a shell completion script",
+                       description="Print the Tab-completion script for SHELL; "
+                       "see the README for where to put it.")
+    c.add_argument("shell", choices=("bash", "zsh", "fish"), metavar="SHELL",
+                   help="bash, zsh or fish")
     return parser
 
 
@@ -149,22 +150,22 @@ def cmd_index(args: argparse.Namespace, env: Env) -> int:
         if not meta or not meta.roots:
             raise UsageError("no corpus folder given: search index CORPUS_DIR")
         roots = [Path(r) for r in meta.roots]
-    show_progress = not args.quiet and env.isatty(env.stderr)
+    show_progress = not args.quiet and args.format != "json" and env.isatty(env.stderr)
+    bar = None
+    if show_progress:
+        from .progress import ProgressBar
+
+        bar = ProgressBar(env.stderr)
 
     def on_skip(path: str, reason: str) -> None:
         if not args.quiet:
             from .output import escape_control
 
-            if show_progress:
-                env.stderr.write("\r\x1b[K")
-            env.stderr.write(f"{escape_control(path)}: {escape_control(reason)}\n")
-
-    def progress(done: int, total: int) -> None:
-        if done == total or done % 50 == 0:
-            pct = 100 * done // max(total, 1)
-            bar = "#" * (pct // 4)
-            env.stderr.write(f"\rindexing [{bar:<25}] {done}/{total} ({pct}%)")
-            env.stderr.flush()
+            line = f"{escape_control(path)}: {escape_control(reason)}\n"
+            if bar is not None:
+                bar.write(line)
+            else:
+                env.stderr.write(line)
 
     def on_wait(message: str) -> None:
         # a person at a terminal learns why nothing happens; scripts keep one-line errors
@@ -173,12 +174,14 @@ def cmd_index(args: argparse.Namespace, env: Env) -> int:
         env.stderr.write(f"{escape_control(message)}\n")
         env.stderr.flush()
 
-    report = build_index(settings.index_dir, roots, full=args.full, prune=args.prune, on_skip=on_skip,
-                         progress=progress if show_progress else None,
-                         lock_timeout=args.lock_timeout, workers=args.workers,
-                         on_wait=on_wait if show_progress else None)
-    if show_progress:
-        env.stderr.write("\r\x1b[K")
+    try:
+        report = build_index(settings.index_dir, roots, full=args.full, prune=args.prune,
+                             on_skip=on_skip, progress=bar.update if bar is not None else None,
+                             lock_timeout=args.lock_timeout, workers=args.workers,
+                             on_wait=on_wait if show_progress else None)
+    finally:
+        if bar is not None:
+            bar.close()
     for kept in report.kept:
         _warn(env, args.format, "kept_articles", kept.message())
     if args.format == "json":
@@ -341,8 +344,15 @@ def cmd_repl(args: argparse.Namespace, env: Env) -> int:
     return run_repl(_settings(args, env), env)
 
 
+def cmd_completion(args: argparse.Namespace, env: Env) -> int:
+    from .completion_scripts import script
+
+    env.stdout.write(script(args.shell, PROG))
+    return ExitCode.OK
+
+
 COMMANDS = {"index": cmd_index, "query": cmd_query, "stats": cmd_stats, "check": cmd_check,
-            "repl": cmd_repl}
+            "repl": cmd_repl, "completion": cmd_completion}
 
 
 # ----------------------------------------------------------------- entry point
@@ -367,8 +377,19 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     debug = "--debug" in argv
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        if "_ARGCOMPLETE" in env.environ:
+            # the shell asks for Tab completions (see completion_scripts); this exits
+            from .completion_scripts import complete
+
+            complete(parser)
+        args = parser.parse_args(argv)
         debug = bool(getattr(args, "debug", False))
+        if args.version:
+            from .versions import current_versions
+
+            env.stdout.write(current_versions().line(PROG) + "\n")
+            return ExitCode.OK
         command = args.command
         if command is None:
             if env.isatty(env.stdin) and env.isatty(env.stdout):

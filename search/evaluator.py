@@ -64,10 +64,12 @@ class Match:
 
 @dataclass
 class Evaluation:
-    """What evaluating a tree learned besides the match: the index terms
-    each prefix or wildcard expanded to (for highlighting)."""
+    """What evaluating a tree learned besides the match: each node's match
+    (by node identity) and the index terms each prefix or wildcard expanded
+    to, for highlighting and the title prior."""
 
-    expanded: dict[Node, list[str]] = field(default_factory=dict)
+    matches: dict[int, Match] = field(default_factory=dict)
+    expanded: dict[int, list[str]] = field(default_factory=dict)
 
 
 class Evaluator:
@@ -81,6 +83,11 @@ class Evaluator:
     # ------------------------------------------------------------- dispatch
 
     def evaluate(self, node: Node) -> Match:
+        match = self._evaluate(node)
+        self.info.matches[id(node)] = match
+        return match
+
+    def _evaluate(self, node: Node) -> Match:
         if isinstance(node, Bool):
             return self.bool(node)
         if isinstance(node, Word):
@@ -93,7 +100,13 @@ class Evaluator:
         if isinstance(node, Compound):
             return self.compound(node)
         if isinstance(node, Prefix):
-            return self.expansion(node, self.a.expand("words", node.text), node.text + "*")
+            if node.limit:
+                from .vocabulary import Vocabulary
+
+                words = Vocabulary(self.a).complete(node.text, node.limit)
+            else:
+                words = self.a.expand("words", node.text)
+            return self.expansion(node, words, node.text + "*")
         if isinstance(node, Wildcard):
             return self.wildcard(node)
         if isinstance(node, Value):
@@ -119,24 +132,57 @@ class Evaluator:
         return acc * (k1 + 1.0) / (acc + k1)
 
     def _norm(self, f: str, ids: np.ndarray) -> np.ndarray:
-        b = self.r.b_for(f)
-        return (1.0 - b) + b * self.a.field_lengths(f)[ids] / self.a.avg_length(f)
+        """BM25's length normalisation by the article's length (all text
+        fields): measured better than per-field lengths (bench/relevance.py)."""
+        return self._norms()[ids]
+
+    def _norms(self) -> np.ndarray:
+        def make() -> np.ndarray:
+            b = self.r.b
+            lengths, avg = self.a.article_lengths()
+            return ((1.0 - b) + b * lengths / avg).astype(np.float32)
+
+        return self.a.memo(f"norm:{self.r.b}", make)
 
     def word(self, term: str, fields: tuple[str, ...], boost: float = 1.0) -> Match:
-        """BM25F of one index term: per-field frequencies, length-normalised
-        and weighted, added, then saturated once."""
-        acc = np.zeros(self.a.n, dtype=np.float32)
-        for f in fields:
-            ids, tfs = self.a.postings(f, term)
-            if len(ids):
-                acc[ids] += (self.r.weight(f) * tfs / self._norm(f, ids)).astype(np.float32)
-        mask = (acc > 0) & self.a.live
-        df = int(mask.sum())
+        """BM25F of one index term: per-field frequencies weighted, added,
+        normalised by the article's length, then saturated once."""
+        n = self.a.n
+        lists = [(self.r.weight(f), *self.a.postings(f, term)) for f in fields]
+        lists = [(w, ids, tfs) for w, ids, tfs in lists if len(ids)]
+        if not lists:
+            return Match(self.a.none(), np.zeros(n, np.float32), 0.0)
+        live = self.a.live
+        if sum(len(ids) for _, ids, _ in lists) * 16 < n:
+            # a rare word: work on its postings only, not on every document
+            ids = np.concatenate([i for _, i, _ in lists])
+            tfs = np.concatenate([(w * t).astype(np.float32) for w, _, t in lists])
+            docs, inverse = np.unique(ids, return_inverse=True)
+            raw = np.bincount(inverse, weights=tfs).astype(np.float32)
+            keep = live[docs]
+            docs, raw = docs[keep], raw[keep]
+            mask = self.a.none()
+            score = np.zeros(n, dtype=np.float32)
+            if not len(docs):
+                return Match(mask, score, 0.0)
+            idf = self._idf(len(docs))
+            mask[docs] = True
+            score[docs] = (idf * boost) * self._saturate(raw / self._norms()[docs])
+            return Match(mask, score, idf)
+        acc = np.zeros(n, dtype=np.float32)
+        for w, ids, tfs in lists:
+            acc[ids] += (w * tfs).astype(np.float32)
+        mask = acc > 0
+        mask &= live
+        df = int(np.count_nonzero(mask))
         if not df:
-            return Match(mask, np.zeros(self.a.n, np.float32), 0.0)
+            return Match(mask, np.zeros(n, np.float32), 0.0)
         idf = self._idf(df)
-        score = np.where(mask, (idf * boost) * self._saturate(acc), 0.0).astype(np.float32)
-        return Match(mask, score, idf)
+        acc /= self._norms()
+        score = self._saturate(acc)
+        score *= np.float32(idf * boost)
+        score[~mask] = 0.0
+        return Match(mask, score.astype(np.float32, copy=False), idf)
 
     def terms(self, terms: list[str], fields: tuple[str, ...], boost: float = 1.0,
               weights: list[float] | None = None) -> Match:
@@ -251,7 +297,7 @@ class Evaluator:
             raise UsageError(f"{shown!r} matches {len(words):,} different words; "
                              "type more letters before the *")
         stems = list(dict.fromkeys(stem(w) for w in words))
-        self.info.expanded[node] = stems
+        self.info.expanded[id(node)] = stems
         if not stems:
             return Match(self.a.none(), np.zeros(self.a.n, np.float32), 0.0)
         return self.terms(stems, node.fields, node.boost)
@@ -307,7 +353,8 @@ class Evaluator:
 
     def bool(self, node: Bool) -> Match:
         parts = [(c.occur, self.evaluate(c.node)) for c in node.clauses]
-        return combine(self.a, parts, node.min_should, node.boost, self.r.coordination)
+        return combine(self.a, parts, node.min_should, node.boost,
+                       self.r.coordination if node.words else 0.0)
 
 
 def combine(arrays: IndexArrays, parts: list[tuple[Occur, Match]], min_should: int, boost: float,
@@ -378,19 +425,3 @@ def _sloppy_count(positions: list[list[int]], slop: int) -> int:
             prev = nxt[0]
         count += ok
     return count
-
-
-def title_coverage(arrays: IndexArrays, words: set[str], score: np.ndarray) -> np.ndarray:
-    """Scores × (1 + t × the share of each title's words that the query has).
-
-    Known-item signal for pasted headlines: when several articles match most
-    of the query, the one whose own headline the query is ranks first."""
-    t = arrays.ranking.title_coverage
-    if t <= 0 or not words:
-        return score
-    hits = np.zeros(arrays.n, dtype=np.float32)
-    for word in words:
-        ids, _ = arrays.postings("title", word)
-        hits[ids] += 1.0
-    share = np.minimum(hits / np.maximum(arrays.field_lengths("title"), 1.0), 1.0)
-    return score * (1.0 + t * share).astype(np.float32)

@@ -100,13 +100,18 @@ class IndexArrays:
 
         return self._memo("len:" + field, make)
 
-    def avg_length(self, field: str) -> float:
-        def make() -> float:
-            lengths = self.field_lengths(field)[self.live]
-            mean = float(lengths.mean()) if len(lengths) else 0.0
-            return mean if mean > 0 else 1.0
+    def article_lengths(self) -> tuple[np.ndarray, float]:
+        """Per-document token count of title + excerpt + topics, and its mean
+        over live documents."""
 
-        return self._memo("avg:" + field, make)
+        def make() -> tuple[np.ndarray, float]:
+            from .schema import TEXT_FIELDS
+
+            total = sum((self.field_lengths(f) for f in TEXT_FIELDS), np.zeros(self.n, np.float32))
+            mean = float(total[self.live].mean()) if self.live_count else 0.0
+            return total, mean if mean > 0 else 1.0
+
+        return self.memo("len:article", make)
 
     def ref_column(self, name: str) -> tuple[np.ndarray, list[str]]:
         """A RefBytesColumn as (per-doc id, id → label): ids are shared by
@@ -315,6 +320,22 @@ class IndexArrays:
     def lexicon(self, field: str) -> list[str]:
         """Every term of a field, sorted (cached: costs a read of the term index)."""
         return self._memo("lex:" + field, lambda: wa.lexicon(self.reader, field))
+
+    def term_frequencies(self, field: str) -> tuple[list[str], np.ndarray]:
+        """Every term of a field, sorted, with its document frequency (summed
+        over segments; deleted documents count until merged away): one pass
+        over the term index, cached."""
+
+        def make() -> tuple[list[str], np.ndarray]:
+            counts: dict[str, int] = {}
+            for leaf, _ in self.leaves:
+                for btext, info in wa.terms_with_info(leaf, field):
+                    term = btext.decode("utf-8") if isinstance(btext, bytes) else btext
+                    counts[term] = counts.get(term, 0) + int(info.doc_frequency())
+            terms = sorted(counts)
+            return terms, np.array([counts[t] for t in terms], dtype=np.int64)
+
+        return self.memo("tf:" + field, make)
 
     def doc_frequency(self, field: str, text: str) -> int:
         """Documents (deleted ones included until merged away) with a term."""

@@ -85,19 +85,15 @@ def run(arrays: IndexArrays, parsed: ParsedQuery, filters: tuple[Clause, ...] = 
     ev = Evaluator(arrays)
     extra = [(c.occur, ev.evaluate(c.node)) for c in filters]
     if not isinstance(root, Bool):
-        match = combine(arrays, [(Occur.MUST, ev.evaluate(root)), *extra], 0, 1.0,
-                        arrays.ranking.coordination)
+        match = combine(arrays, [(Occur.MUST, ev.evaluate(root)), *extra], 0, 1.0, 0.0)
         return Outcome(match, root, ev.info, tuple(corrections), None, unknown)
     parts = [(c.occur, ev.evaluate(c.node)) for c in root.clauses] + extra
     relaxed: Relaxation | None = None
-    if root.words:
+    if root.words and parsed.match == "auto":
         parts, root, relaxed = _strategy(arrays, root, parts)
-    match = combine(arrays, parts, _min_should(root), root.boost, arrays.ranking.coordination)
+    coordination = arrays.ranking.coordination if root.words else 0.0
+    match = combine(arrays, parts, root.min_should, root.boost, coordination)
     return Outcome(match, root, ev.info, tuple(corrections), relaxed, unknown)
-
-
-def _min_should(root: Bool) -> int:
-    return root.min_should
 
 
 # ----------------------------------------------------------------- typos
@@ -211,7 +207,11 @@ def _strategy(arrays: IndexArrays, root: Bool, parts: list[tuple[Occur, Match]]
     every = base.copy()
     for m in masks:
         every &= m
-    if every.any() or n > MAX_SUBSET_WORDS:
+    if every.any():
+        return parts, root, None
+    if r.relax == "union":
+        return _most_words(arrays, root, parts, units, masks, base)
+    if n > MAX_SUBSET_WORDS:
         return parts, root, None
     df = [int((m & base).sum()) for m in masks]
     for size in range(n - 1, 0, -1):
@@ -232,25 +232,72 @@ def _strategy(arrays: IndexArrays, root: Bool, parts: list[tuple[Occur, Match]]
     return parts, root, None
 
 
+def _most_words(arrays: IndexArrays, root: Bool, parts: list[tuple[Occur, Match]], units: list[int],
+                masks: list[np.ndarray], base: np.ndarray
+                ) -> tuple[list[tuple[Occur, Match]], Bool, Relaxation | None]:
+    """The articles with the most of the words (n-1 of n, or fewer)."""
+    count = np.zeros(arrays.n, dtype=np.int32)
+    for m in masks:
+        count += m
+    count[~base] = 0
+    best = int(count.max()) if count.size else 0
+    if best == 0:
+        return parts, root, None
+    chosen = count == best
+    dropped = tuple(label(root.clauses[i].node) for i, m in zip(units, masks, strict=True)
+                    if not m[chosen].all())
+    new_parts = [(Occur.SHOULD, m) if i in units else (o, m) for i, (o, m) in enumerate(parts)]
+    new_root = replace(root, clauses=tuple(
+        Clause(Occur.SHOULD, c.node) if i in units else c for i, c in enumerate(root.clauses)),
+        min_should=best)
+    return new_parts, new_root, Relaxation(dropped, best, len(units))
+
+
 # ----------------------------------------------------------------- reading back
 
 
-def highlight_terms(outcome: Outcome) -> dict[str, set[str]]:
-    """Index terms to highlight per text field: those of the words that
-    took part in matching (not excluded or dropped ones)."""
+def leaf_terms(leaf: Node, outcome: Outcome) -> list[str]:
+    """The index terms a text leaf searches for."""
+    if isinstance(leaf, Word):
+        return [t for t, _ in leaf.variants] or [leaf.term]
+    if isinstance(leaf, Phrase):
+        return list(leaf.terms)
+    if isinstance(leaf, Compound):
+        return [*leaf.parts, *leaf.forms]
+    if isinstance(leaf, Prefix | Wildcard):
+        return outcome.evaluation.expanded.get(id(leaf), [])
+    return []
+
+
+def matched_leaves(outcome: Outcome) -> list[tuple[Node, np.ndarray]]:
+    """Each text leaf that took part in matching, with the documents where
+    it and every clause above it matched: a failed, excluded or dropped
+    clause's words are not highlighted."""
+    matches = outcome.evaluation.matches
+    out: list[tuple[Node, np.ndarray]] = []
+
+    def walk(node: Node, where: np.ndarray) -> None:
+        m = matches.get(id(node))
+        here = where & m.mask if m is not None else where
+        if isinstance(node, Bool):
+            for c in node.clauses:
+                if c.occur not in (Occur.MUST_NOT, Occur.FILTER):
+                    walk(c.node, here)
+        elif isinstance(node, TEXT_LEAVES):
+            out.append((node, here))
+
+    walk(outcome.root, outcome.match.mask)
+    return out
+
+
+def highlight_terms(outcome: Outcome, leaves: list[tuple[Node, np.ndarray]], docnum: int
+                    ) -> dict[str, set[str]]:
+    """Index terms to highlight per text field in one matching document."""
     out: dict[str, set[str]] = {}
-    for leaf in scoring_leaves(outcome.root):
-        terms: list[str] = []
-        if isinstance(leaf, Word):
-            terms = [t for t, _ in leaf.variants] or [leaf.term]
-        elif isinstance(leaf, Phrase):
-            terms = list(leaf.terms)
-        elif isinstance(leaf, Compound):
-            terms = [*leaf.parts, *leaf.forms]
-        elif isinstance(leaf, Prefix | Wildcard):
-            terms = outcome.evaluation.expanded.get(leaf, [])
-        for f in leaf.fields:  # type: ignore[union-attr]
-            out.setdefault(f, set()).update(terms)
+    for leaf, where in leaves:
+        if where[docnum]:
+            for f in leaf.fields:  # type: ignore[union-attr]
+                out.setdefault(f, set()).update(leaf_terms(leaf, outcome))
     return out
 
 

@@ -61,6 +61,9 @@ class SearchRequest:
     match: str = "auto"
     #: words the index does not have also match indexed words 1-2 edits away
     typos: bool = True
+    #: the last word is still being typed: match it as a prefix of the most
+    #: common indexed words (results while typing)
+    prefix_last: bool = False
 
     def validate(self) -> None:
         if self.match not in MATCH_MODES:
@@ -173,7 +176,7 @@ class Searcher:
         self._ix: Any = None
         self._searcher: Any = None
         self._arrays: Any = None  # IndexArrays of the current generation
-        self._parsed: OrderedDict[tuple[str, str], ParsedQuery] = OrderedDict()
+        self._parsed: OrderedDict[tuple[str, str, bool], ParsedQuery] = OrderedDict()
         #: segments whose files this searcher checked against their checksums
         self._verified: set[str] = set()
 
@@ -232,12 +235,12 @@ class Searcher:
 
     # -- searching
 
-    def parse(self, text: str, match: str = "auto") -> ParsedQuery:
+    def parse(self, text: str, match: str = "auto", prefix_last: bool = False) -> ParsedQuery:
         """The query model of a query text (cached; never raises for bad syntax)."""
-        key = (text, match)
+        key = (text, match, prefix_last)
         hit = self._parsed.get(key)
         if hit is None:
-            hit = self._parsed[key] = parse_query(text, match)
+            hit = self._parsed[key] = parse_query(text, match, prefix_last=prefix_last)
             if len(self._parsed) > PARSE_CACHE_SIZE:
                 self._parsed.popitem(last=False)
         else:
@@ -260,12 +263,11 @@ class Searcher:
         import numpy as np
 
         from . import matching
-        from .evaluator import title_coverage
         from .query import describe
         from .ranking import sort_key, top_documents
 
         arrays = self.arrays()
-        parsed = self.parse(request.query, request.match)
+        parsed = self.parse(request.query, request.match, request.prefix_last)
         with np.errstate(over="ignore", invalid="ignore"):
             outcome = matching.run(arrays, parsed, request.filters.clauses(), request.typos)
         score = outcome.match.score
@@ -282,20 +284,17 @@ class Searcher:
         # a query with nothing to score (`-crypto`, filters only) is ordered newest first
         scored_order = (request.sort == "relevance" and score is not None
                         and not matching.is_unscored(outcome.root))
-        wanted = matching.highlight_terms(outcome)
-        if scored_order and score is not None:
-            score = title_coverage(arrays, wanted.get("title", set()), score)
         want = request.offset + request.limit
         key = sort_key(arrays, request.sort if scored_order or request.sort != "relevance" else "newest",
                        score if scored_order else None)
         page = top_documents(arrays, matched, key, want)[request.offset : want]
 
         s = arrays.searcher
-        terms = wanted if request.highlight and page else {}
+        leaves = matching.matched_leaves(outcome) if request.highlight and page else []
         hits = tuple(
             self._hit(s, arrays, docnum,
                       float(score[docnum]) if scored_order and score is not None else 0.0,
-                      request.offset + i + 1, terms)
+                      request.offset + i + 1, matching.highlight_terms(outcome, leaves, docnum))
             for i, docnum in enumerate(page)
         )
         did_you_mean = None
@@ -327,27 +326,35 @@ class Searcher:
     def _facet(self, snap: Any, name: str, mask: Any, matched: Any, size: int) -> Facet:
         import numpy as np
 
-        items: list[tuple[Any, int]]
+        if name == "year":
+            years = snap.numeric_column("year_col", MISSING32)[matched]
+            values, counts = np.unique(years[years != MISSING32], return_counts=True)
+            items = sorted(((int(v), int(c)) for v, c in zip(values, counts, strict=True)),
+                           key=lambda kv: (-kv[1], -kv[0]))
+            top = items[:size]
+            return Facet(name, tuple(FacetValue(v, n) for v, n in top), len(items),
+                         sum(n for _, n in items[size:]))
         if name == "provider":
             ids, labels = snap.ref_column("provider_name")
             sel = ids[matched]
             counts = np.bincount(sel[sel >= 0], minlength=len(labels))
-            items = [(labels[i], int(c)) for i, c in enumerate(counts) if c]
-        elif name == "topic":
+        else:  # topic
             docs, vids, labels = snap.multi_postings("topic", "topic_names")
             counts = np.bincount(vids[mask[docs]], minlength=len(labels))
-            items = [(labels[i], int(c)) for i, c in enumerate(counts) if c]
-        else:  # year
-            years = snap.numeric_column("year_col", MISSING32)[matched]
-            values, counts = np.unique(years[years != MISSING32], return_counts=True)
-            items = [(int(v), int(c)) for v, c in zip(values, counts, strict=True)]
-        if name == "year":
-            items.sort(key=lambda kv: (-kv[1], -kv[0]))
-        else:
-            items.sort(key=lambda kv: (-kv[1], str(kv[0]).casefold(), kv[0]))
-        top = items[:size]
-        other = sum(n for _, n in items[size:])
-        return Facet(name, tuple(FacetValue(v, n) for v, n in top), len(items), other)
+        present = np.flatnonzero(counts)
+        total = int(counts.sum())
+        if 0 < size < len(present):
+            # only values that can make the top `size` are sorted: those
+            # counted at least as often as the size-th most common (ties kept)
+            kth = np.partition(counts[present], len(present) - size)[len(present) - size]
+            present = present[counts[present] >= kth]
+        elif size == 0:
+            present = present[:0]
+        ranked = sorted(((labels[i], int(counts[i])) for i in present.tolist()),
+                        key=lambda kv: (-kv[1], kv[0].casefold(), kv[0]))[:size]
+        distinct = int(np.count_nonzero(counts))
+        return Facet(name, tuple(FacetValue(v, n) for v, n in ranked), distinct,
+                     total - sum(n for _, n in ranked))
 
     # -- hits and highlights
 
@@ -450,10 +457,19 @@ class Searcher:
 
 def highlight_spans(text: str, wanted: set[str]) -> tuple[Span, ...]:
     """Character spans of the words of `text` whose index form is in `wanted`
-    (the index's own analysis, so exactly the words that matched)."""
-    from .analysis import stem, surface_tokens
+    (the index's own analysis, so exactly the words that matched; a compound
+    found by its joined form is marked whole)."""
+    from .analysis import GROUP, index_tokens, searchable_stem
 
-    return tuple((start, end) for start, end, word in surface_tokens(text) if stem(word) in wanted)
+    spans: list[Span] = []
+    for m in GROUP.finditer(text):
+        group = m.group()
+        if "." in group or "-" in group:  # a compound or a number: the full rules
+            base = m.start()
+            spans += [(base + a, base + b) for _, a, b, term in index_tokens(group) if term in wanted]
+        elif searchable_stem(group) in wanted:
+            spans.append((m.start(), m.end()))
+    return tuple(spans)
 
 
 def _from_micros(value: int) -> dt.datetime:

@@ -52,6 +52,24 @@ class Vocabulary:
 
         return self.a.memo("vocabulary:buckets", make)
 
+    def complete(self, prefix: str, limit: int) -> list[str]:
+        """The `limit` most common indexed words that start with `prefix`
+        (most common first, then alphabetical): the bounded prefix of a word
+        still being typed."""
+        import bisect
+
+        import numpy as np
+
+        words, dfs = self.a.term_frequencies(self.FIELD)
+        lo = bisect.bisect_left(words, prefix)
+        hi = bisect.bisect_left(words, prefix + "\U0010ffff")
+        if hi <= lo or limit <= 0:
+            return []
+        counts = dfs[lo:hi]
+        idx = np.argpartition(-counts, limit - 1)[:limit] if hi - lo > limit else np.arange(hi - lo)
+        idx = idx[np.lexsort((idx, -counts[idx]))]  # most common first, then alphabetical
+        return [words[lo + int(i)] for i in idx]
+
     def df(self, word: str) -> int:
         return self.a.doc_frequency(self.FIELD, word)
 

@@ -67,7 +67,7 @@ def deleted_docs(leaf: Any, use_fast: bool | None = None) -> np.ndarray:
         return np.zeros(0, np.int64)
     if _use_fast(use_fast):
         try:
-            return np.fromiter(leaf._perdoc.deleted_docs(), dtype=np.int64)
+            return np.sort(np.fromiter(leaf._perdoc.deleted_docs(), dtype=np.int64))
         except AttributeError:
             pass
     alive = np.fromiter(leaf.all_doc_ids(), dtype=np.int64)
@@ -135,7 +135,7 @@ def field_lengths(leaf: Any, field: str, use_fast: bool | None = None) -> np.nda
             return out
         except (AttributeError, ImportError):
             pass
-    return np.array([leaf.doc_field_length(d, field, 0) for d in range(total)], dtype=np.float32)
+    return np.array([leaf.doc_field_length(d, field, 0) or 0 for d in range(total)], dtype=np.float32)
 
 
 def _unfiltered(m: Any) -> Any:
@@ -149,7 +149,7 @@ def _unfiltered(m: Any) -> Any:
     return m
 
 
-def _public_postings(m: Any, leaf: Any) -> tuple[np.ndarray, np.ndarray]:
+def _public_postings(m: Any) -> tuple[np.ndarray, np.ndarray]:
     ids: list[int] = []
     tfs: list[float] = []
     while m.is_active():
@@ -191,7 +191,7 @@ def read_matcher(m: Any, use_fast: bool | None = None) -> tuple[np.ndarray, np.n
             if not id_parts:
                 return np.zeros(0, np.int64), np.zeros(0, np.float32)
             return np.concatenate(id_parts), np.concatenate(tf_parts)
-    return _public_postings(m, None)
+    return _public_postings(m)
 
 
 def postings(leaf: Any, field: str, text: str | bytes,

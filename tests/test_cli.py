@@ -144,9 +144,11 @@ def test_color_rules(built: Path):
 
 
 def test_text_output_shape(built: Path):
-    code, out, _ = cli("query", "power apps", "--index", str(built), "--color", "never")
+    code, out, _ = cli("query", "power apps portals", "--index", str(built), "--color", "never")
     assert code == 0
     assert "  1. Power Apps portals FAQs" in out
+    code, out, _ = cli("query", "power apps", "--index", str(built), "--color", "never")
+    assert "  1. Create mobile apps with Power Apps\n" in out  # "apps" twice in the title
     assert "2 hits · showing 1–2" in out
     assert "provider: Microsoft 2" in out
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import SHARED_CORPUS, load_generator, requires_shared_corpus
+from conftest import SHARED_CORPUS, load_generator, osa, requires_shared_corpus
 
 REPO = Path(__file__).resolve().parents[1]
 N_ARTICLES = 1500
@@ -143,20 +143,6 @@ def auto_match(docs: list[Doc], units: list[Pred]) -> list[Doc]:
             if found:
                 return found
     return []
-
-
-def osa(a: str, b: str) -> int:
-    """Optimal string alignment distance (a transposition is one edit)."""
-    prev2: list[int] = []
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i] + [0] * len(b)
-        for j, cb in enumerate(b, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
-            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
-                cur[j] = min(cur[j], prev2[j - 2] + 1)
-        prev2, prev = prev, cur
-    return prev[-1]
 
 
 def typo_terms(docs: list[Doc], typed: str) -> set[str]:

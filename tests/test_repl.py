@@ -113,8 +113,7 @@ def test_query_shows_ranked_page_total_time_and_facets(built: Path, tmp_path: Pa
     s = drive(built, "power apps\n" + CTRL_D, tmp_path)
     assert s.status == 0
     titles = result_titles(s.out)
-    assert titles[0] == "Power Apps portals FAQs"
-    assert "Create mobile apps with Power Apps" in titles
+    assert set(titles) == {"Power Apps portals FAQs", "Create mobile apps with Power Apps"}
     assert "Microsoft · 2021-03-01" in s.out  # provider and date of the hit
     assert "Answers to common questions" in s.out  # the excerpt snippet
     assert re.search(r"^\d+ hits? · showing 1–\d+ · [\d.]+ ms", s.out, flags=re.M)

@@ -318,3 +318,20 @@ def test_absurd_boost_gives_finite_scores(s):
 
     page = run(s, "(ai OR power)^1000000000000000000000000000000000000000000 learning")
     assert page.total > 0 and all(math.isfinite(h.score) for h in page.hits)
+
+
+def test_results_while_typing_complete_the_last_word(s):
+    typing = run(s, "robots wal", prefix_last=True)
+    assert titles(typing) == ["Robots learn to walk in a day"] and typing.relaxed is None
+    assert run(s, "robots wal").relaxed.dropped == ("wal",)  # a finished word: no article has it
+
+
+def test_vocabulary_completes_a_prefix_most_common_first(s):
+    from search.vocabulary import Vocabulary
+
+    vocab = Vocabulary(s.arrays())
+    words, dfs = s.arrays().term_frequencies("words")
+    expected = sorted((w for w in words if w.startswith("p")), key=lambda w: (-dfs[words.index(w)], w))
+    assert vocab.complete("p", 3) == expected[:3]
+    assert vocab.complete("p", 1000) == expected
+    assert vocab.complete("zzz", 5) == []

@@ -75,6 +75,9 @@ class Prefix:
     text: str  # lower-case, without the `*`
     fields: tuple[str, ...] = TEXT_FIELDS
     boost: float = 1.0
+    #: only the most common words with this prefix (a word still being
+    #: typed, for results while typing); None: every word
+    limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -136,8 +139,10 @@ class Bool:
     clause; a Bool with only MUST_NOT clauses means "everything except".
     Matching MUST and SHOULD clauses add their scores.
 
-    `words` marks the query's top-level group of plain words, the one the
-    matching strategy may relax (drop words from) when nothing matches."""
+    `words` marks the query's top-level group of plain words: the one the
+    `auto` matching strategy may relax (drop words from) when nothing
+    matches, and the only one where matching more of the words ranks higher
+    (in an explicit `a OR b` either is as good as both)."""
 
     clauses: tuple[Clause, ...]
     min_should: int = 0
@@ -233,7 +238,7 @@ def describe(node: Node) -> str:
     if isinstance(node, Compound):
         return "<" + "|".join(["-".join(node.parts), *node.forms]) + ">"
     if isinstance(node, Prefix):
-        return node.text + "*"
+        return node.text + "*" + (f"[{node.limit}]" if node.limit else "")
     if isinstance(node, Wildcard):
         return node.text
     if isinstance(node, Value):

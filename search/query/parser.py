@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from ..analysis import STOP_WORDS, WORD, stem, surface_tokens
+from ..analysis import GROUP, STOP_WORDS, WORD, is_compound, stem, surface_tokens
 from ..errors import UsageError
 from .dates import parse_date_bound
 from .model import (
@@ -51,6 +51,9 @@ from .model import (
 )
 
 MAX_QUERY_CHARS = 4_000
+#: a word still being typed (`prefix_last`) expands to this many words at most
+LIVE_PREFIX_WORDS = 40
+_LAST_WORD = re.compile(r"(?:^|[\s(])([^\W_][\w.\-]*)$")
 MAX_DEPTH = 32
 MATCH_MODES = ("auto", "all", "any")
 
@@ -121,11 +124,20 @@ class _State:
 # ----------------------------------------------------------------- parsing
 
 
-def parse_query(text: str, match: str = "auto", today: dt.date | None = None) -> ParsedQuery:
-    """Parse user query text; never raises (bad syntax is read as words)."""
+def parse_query(text: str, match: str = "auto", today: dt.date | None = None,
+                prefix_last: bool = False) -> ParsedQuery:
+    """Parse user query text; never raises (bad syntax is read as words).
+
+    With `prefix_last`, a plain word at the very end of the text (no space
+    after it) is a word still being typed: it matches the most common
+    indexed words that start with it (results while typing)."""
     if match not in MATCH_MODES:
         raise UsageError(f"unknown match mode {match!r}: choose one of {', '.join(MATCH_MODES)}")
     raw = text[:MAX_QUERY_CHARS]
+    last = _LAST_WORD.search(raw) if prefix_last else None
+    if last is not None and raw.count('"') % 2 == 0 and last.group(1) not in _OPERATORS:
+        parsed = parse_query(raw + "*", match, today)
+        return replace(parsed, text=text, root=_limit_prefix(parsed.root, last.group(1).lower()))
     stripped = raw.strip()
     if not stripped or stripped == "*":
         return ParsedQuery(text, MatchAll(), match=match)
@@ -426,24 +438,21 @@ def _term(raw: str, fields: tuple[str, ...]) -> object | None:
         return _Leaf(MatchAll())
     if "*" in text or "?" in text:
         return _wildcard(text, fields, boost)
-    tokens = [(a, b_, w) for a, b_, w in surface_tokens(text)]
+    tokens = [w for _, _, w in surface_tokens(text)]
     if not tokens:
         return None
-    if len(tokens) == 1:
-        word = tokens[0][2]
-        if "." in word and not re.fullmatch(r"[\d.]+", word):
-            return _dotted(text, word, fields, boost)
-        return _Leaf(Word(text, stem(word), word, fields, boost=boost, fuzzy=fuzzy))
-    parts = tuple(stem(w) for _, _, w in tokens)
-    joined = "".join(w for _, _, w in tokens)
-    return _Leaf(Compound(text, parts, (stem(joined),), fields, boost))
-
-
-def _dotted(text: str, word: str, fields: tuple[str, ...], boost: float) -> object:
-    """`node.js`, `u.s`: indexed as one token; also found written apart or joined."""
-    parts = tuple(stem(p) for p in word.split(".") if p and p not in STOP_WORDS)
-    forms = tuple(dict.fromkeys((word, stem(word.replace(".", "")))))
-    return _Leaf(Compound(text, parts if len(parts) > 1 else (), forms, fields, boost))
+    groups = GROUP.findall(text)
+    joined = ""
+    if len(groups) == 1 and is_compound(groups[0]):
+        joined = "".join(WORD.findall(groups[0].lower()))
+    if len(tokens) == 1 and not joined:
+        return _Leaf(Word(text, stem(tokens[0]), tokens[0], fields, boost=boost, fuzzy=fuzzy))
+    # a compound (`gpt-3`, `node.js`, `u.s.`): its parts side by side, or joined
+    parts = tuple(stem(w) for w in tokens)
+    if len(parts) > 1:
+        return _Leaf(Compound(text, parts, (stem(joined),) if joined else (), fields, boost))
+    # one searchable part (`walk-in`, `u.s.`): that word, or the joined form
+    return _Leaf(Compound(text, (), tuple(dict.fromkeys((stem(joined), parts[0]))), fields, boost))
 
 
 def _wildcard(text: str, fields: tuple[str, ...], boost: float) -> object | None:
@@ -521,8 +530,6 @@ def _with_field(item: object, fieldname: str) -> object:
     if isinstance(item, _Leaf):
         node = item.node
         if fieldname in TEXT_FIELDS and hasattr(node, "fields"):
-            from dataclasses import replace
-
             return _Leaf(replace(node, fields=(fieldname,)))  # type: ignore[type-var]
         if fieldname in FILTER_FIELDS and isinstance(node, (Word, Compound)):
             return _Leaf(Value(fieldname, node.text.strip().lower()), fieldname)
@@ -578,8 +585,19 @@ def _build_group(group: _Group, match: str, top: bool, fieldname: str = "") -> N
                        and not any(c.occur is Occur.MUST for c in clauses)) else 0
     if len(clauses) == 1 and clauses[0].occur in (Occur.MUST, Occur.SHOULD) and not top:
         return clauses[0].node
-    return Bool(tuple(clauses), min_should=min_should,
-                words=top and match == "auto" and not has_plus)
+    return Bool(tuple(clauses), min_should=min_should, words=top and not has_plus)
+
+
+def _limit_prefix(node: Node, text: str) -> Node:
+    """The tree with the top-level prefix on `text` limited to the most
+    common words (the word still being typed)."""
+    if isinstance(node, Prefix) and node.text == text:
+        return replace(node, limit=LIVE_PREFIX_WORDS)
+    if isinstance(node, Bool):
+        return replace(node, clauses=tuple(Clause(c.occur, _limit_prefix(c.node, text))
+                                           if c.occur is not Occur.MUST_NOT else c
+                                           for c in node.clauses))
+    return node
 
 
 def _is_match_all(item: object) -> bool:
