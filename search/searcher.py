@@ -19,9 +19,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import IndexCorruptError, UsageError
+from .errors import UsageError
 from .query import MATCH_MODES, Filters, ParsedQuery, parse_query
 from .schema import MISSING, MISSING32
+from .store import damaged
 
 if TYPE_CHECKING:
     from .matching import Correction, Relaxation
@@ -30,13 +31,6 @@ if TYPE_CHECKING:
 #: unpicklable or misaligned blocks (its directory and stored fields are pickles)
 INDEX_DAMAGE = (OSError, EOFError, ValueError, KeyError, IndexError,
                 pickle.UnpicklingError, struct.error, zlib.error)
-
-
-def _damaged(index_dir: Path, exc: BaseException) -> IndexCorruptError:
-    return IndexCorruptError(
-        f"{index_dir}: cannot read index ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); "
-        "rebuild it with `search index --full CORPUS_DIR`"
-    )
 
 
 SORTS = ("relevance", "newest", "oldest", "quality")
@@ -164,6 +158,8 @@ class IndexStats:
     index_dir: str
     segments: int
     schema_version: int
+    #: the "index incomplete: ..." notice when the last index run did not finish
+    incomplete: str | None = None
 
 
 # ----------------------------------------------------------------- searcher
@@ -181,14 +177,16 @@ class Searcher:
         self._searcher: Any = None
         self._arrays: Any = None  # IndexArrays of the current generation
         self._parsed: OrderedDict[tuple[str, str, bool], ParsedQuery] = OrderedDict()
+        #: segments whose files this searcher checked against their checksums
+        self._verified: set[str] = set()
 
     # -- lifecycle
 
     def _open(self) -> Any:
-        from .store import open_index
+        from .store import open_index, verify_segments
 
         if self._ix is None:
-            self._ix = open_index(self.index_dir)
+            self._ix = open_index(self.index_dir, verified=self._verified)
         if self._searcher is None:
             self._searcher = self._ix.searcher()
             self._arrays = None
@@ -196,6 +194,7 @@ class Searcher:
             # a fresh searcher, not refresh(): whoosh3's refresh reuses segment
             # readers with their old deletion lists, so a long-lived searcher
             # (REPL, --batch) saw deleted and replaced documents twice
+            verify_segments(self.index_dir, self._ix, self._verified)  # the new segments only
             self._searcher.close()
             self._searcher = self._ix.searcher()
             self._arrays = None
@@ -210,6 +209,18 @@ class Searcher:
         if self._arrays is None:
             self._arrays = IndexArrays(s, self.ranking, self.index_dir)
         return self._arrays
+
+    def warnings(self) -> list[str]:
+        """What a caller should tell the user about the index, one line each:
+        an index run that did not finish, damaged posting sidecars read
+        around so far."""
+        from .store import incomplete_notice, read_meta
+
+        notice = incomplete_notice(read_meta(self.index_dir))
+        found = [notice] if notice else []
+        if self._arrays is not None:
+            found += self._arrays.problems
+        return found
 
     def close(self) -> None:
         if self._searcher is not None:
@@ -246,7 +257,7 @@ class Searcher:
         except (UsageError, KeyboardInterrupt):
             raise
         except INDEX_DAMAGE as exc:
-            raise _damaged(self.index_dir, exc) from None
+            raise damaged(self.index_dir, exc) from None
 
     def _search(self, request: SearchRequest, started: float) -> ResultPage:
         import numpy as np
@@ -413,12 +424,12 @@ class Searcher:
         try:
             return self._stats()
         except INDEX_DAMAGE as exc:
-            raise _damaged(self.index_dir, exc) from None
+            raise damaged(self.index_dir, exc) from None
 
     def _stats(self) -> IndexStats:
         import numpy as np
 
-        from .store import read_meta
+        from .store import incomplete_notice, read_meta
 
         snap = self.arrays()
         s = snap.searcher
@@ -440,6 +451,7 @@ class Searcher:
             index_dir=str(self.index_dir.resolve()),
             segments=len(s.reader().leaf_readers()) if hasattr(s.reader(), "leaf_readers") else 1,
             schema_version=meta.schema_version if meta else 0,
+            incomplete=incomplete_notice(meta),
         )
 
 
