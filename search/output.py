@@ -26,7 +26,7 @@ MARK_CLOSE = "</mark>"
 
 # C0/C1 controls, DEL, and the Unicode bidi/format characters that can
 # reorder or hide text on a terminal
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
 
 
 def escape_control(text: str) -> str:

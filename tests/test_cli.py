@@ -266,3 +266,9 @@ def test_batch_with_format_text_prints_a_text_result_per_query(built: Path):
     assert "1 hit · showing 1–1" in first and second.startswith("no hits")
     code, out, _ = cli("query", "--batch", "--index", str(built), stdin="robots\n")
     assert json.loads(out)["total"] == 1  # JSON stays the default for --batch
+
+
+def test_line_and_paragraph_separators_are_escaped_for_the_terminal():
+    from search.output import escape_control
+
+    assert escape_control("a\u2028b\u2029c") == "a\\u2028b\\u2029c"
