@@ -82,31 +82,18 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run a ranked query; see the README for the syntax.")
     q.add_argument("query", nargs="?", default=None, metavar="QUERY",
                    help="query text; '*' matches everything (omit with --batch)")
-    q.add_argument("--provider", action="append", default=[], metavar="NAME",
-                   help="only this provider (repeatable: any of them)")
-    q.add_argument("--topic", action="append", default=[], metavar="NAME",
-                   help="only this topic (repeatable: any of them)")
-    q.add_argument("--since", metavar="DATE", help="published on or after DATE (ISO)")
-    q.add_argument("--until", metavar="DATE", help="published on or before DATE (ISO)")
-    q.add_argument("--sort", choices=("relevance", "newest", "oldest", "quality"),
-                   default="relevance")
-    q.add_argument("--limit", type=int, default=10, metavar="N")
-    q.add_argument("--offset", type=int, default=0, metavar="N")
-    q.add_argument("--facet", action="append", choices=("provider", "topic", "year"),
-                   default=None, help="facet to count (repeatable; default provider)")
-    q.add_argument("--facet-size", type=int, default=10, metavar="N")
-    q.add_argument("--format", choices=("text", "json", "jsonl"), default=None,
-                   help="default text (json with --batch)")
-    q.add_argument("--color", choices=("auto", "always", "never"), default=None)
-    q.add_argument("--no-highlight", action="store_true", help="skip highlighting")
+    _result_options(q, "query")
     q.add_argument("--match", choices=("auto", "all", "any"), default="auto",
                    help="auto: every word, relaxed when no article has them all (default); "
                         "all: every word, never relaxed; any: any word")
     q.add_argument("--typos", choices=("on", "off"), default="on",
                    help="match words the index lacks to indexed words 1-2 edits away (default on)")
-    q.add_argument("--batch", action="store_true",
-                   help="read one query per line from stdin; one JSON object per line out "
-                        "(--format text: a text result per query)")
+
+    m = sub.add_parser("similar", parents=[common], help="articles most like an indexed one",
+                       description="The articles most like each PATH (as printed in a hit's "
+                       "`path`, or a file under a corpus folder), the article itself excluded.")
+    m.add_argument("paths", nargs="*", metavar="PATH", help="indexed article(s) (omit with --batch)")
+    _result_options(m, "PATH")
 
     s = sub.add_parser("stats", parents=[common], help="show index statistics")
     s.add_argument("--format", choices=("text", "json"), default="text")
@@ -127,6 +114,30 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("shell", choices=("bash", "zsh", "fish"), metavar="SHELL",
                    help="bash, zsh or fish")
     return parser
+
+
+def _result_options(q: argparse.ArgumentParser, item: str) -> None:
+    """The options `query` and `similar` share: filters, order, page, facets, output."""
+    q.add_argument("--provider", action="append", default=[], metavar="NAME",
+                   help="only this provider (repeatable: any of them)")
+    q.add_argument("--topic", action="append", default=[], metavar="NAME",
+                   help="only this topic (repeatable: any of them)")
+    q.add_argument("--since", metavar="DATE", help="published on or after DATE (ISO, or 7d, yesterday...)")
+    q.add_argument("--until", metavar="DATE", help="published on or before DATE (ISO, or 7d, yesterday...)")
+    q.add_argument("--sort", choices=("relevance", "newest", "oldest", "quality"),
+                   default="relevance")
+    q.add_argument("--limit", type=int, default=10, metavar="N")
+    q.add_argument("--offset", type=int, default=0, metavar="N")
+    q.add_argument("--facet", action="append", choices=("provider", "topic", "year"),
+                   default=None, help="facet to count (repeatable; default provider)")
+    q.add_argument("--facet-size", type=int, default=10, metavar="N")
+    q.add_argument("--format", choices=("text", "json", "jsonl"), default=None,
+                   help="default text (json with --batch)")
+    q.add_argument("--color", choices=("auto", "always", "never"), default=None)
+    q.add_argument("--no-highlight", action="store_true", help="skip highlighting")
+    q.add_argument("--batch", action="store_true",
+                   help=f"read one {item} per line from stdin; one JSON object per line out "
+                        f"(--format text: a text result per {item})")
 
 
 # ----------------------------------------------------------------- commands
@@ -216,76 +227,93 @@ def _request(args: argparse.Namespace, text: str) -> Any:
     request = SearchRequest(
         query=text, filters=filters, sort=args.sort, limit=args.limit, offset=args.offset,
         facets=tuple(dict.fromkeys(args.facet or ["provider"])), facet_size=args.facet_size,
-        highlight=not args.no_highlight, match=args.match, typos=args.typos == "on",
+        highlight=not args.no_highlight, match=getattr(args, "match", "auto"),
+        typos=getattr(args, "typos", "on") == "on",
     )
     request.validate()
     return request
 
 
 def cmd_query(args: argparse.Namespace, env: Env) -> int:
+    if args.batch and args.query is not None:
+        raise UsageError("--batch reads queries from stdin; do not also give QUERY")
+    if not args.batch and args.query is None:
+        raise UsageError("query: a QUERY is required (or --batch)")
+    return _results(args, env, None if args.batch else [args.query], "query",
+                    lambda searcher, text: searcher.search(_request(args, text)))
+
+
+def cmd_similar(args: argparse.Namespace, env: Env) -> int:
+    if args.batch and args.paths:
+        raise UsageError("--batch reads paths from stdin; do not also give PATH")
+    if not args.batch and not args.paths:
+        raise UsageError("similar: a PATH is required (or --batch)")
+    return _results(args, env, None if args.batch else args.paths, "source",
+                    lambda searcher, path: searcher.similar(path, _request(args, "*")))
+
+
+def _results(args: argparse.Namespace, env: Env, items: list[str] | None, key: str,
+             run: Any) -> int:
+    """Run `run(searcher, item)` for each item (a query text or a path): one
+    item prints one result; several (or --batch, reading them from stdin)
+    print one JSON object per line (errors become error objects and the run
+    goes on), or with --format text one text result per item under a header."""
+    from .errors import NotInIndexError
     from .output import Style, color_enabled, render_json, render_jsonl, render_text
     from .searcher import Searcher
 
     settings = _settings(args, env)
+    many = items is None or len(items) > 1
     if args.format is None:
-        args.format = "json" if args.batch else "text"
-    if args.batch:
-        if args.query is not None:
-            raise UsageError("--batch reads queries from stdin; do not also give QUERY")
-        return _batch(args, env, settings)
-    if args.query is None:
-        raise UsageError("query: a QUERY is required (or --batch)")
-    request = _request(args, args.query)
+        args.format = "json" if many else "text"
+    style = Style(color_enabled(settings.color, env.isatty(env.stdout), env.environ))
     with Searcher(settings.index_dir) as searcher:
         _warn_filters(env, args, searcher)
-        page = searcher.search(request)
-        for message in searcher.warnings():
-            _warn(env, args.format, "index", message)
-    if args.format == "json":
-        env.stdout.write(render_json(page) + "\n")
-    elif args.format == "jsonl":
-        body = render_jsonl(page)
-        env.stdout.write(body + "\n" if body else "")
-    else:
-        style = Style(color_enabled(settings.color, env.isatty(env.stdout), env.environ))
-        env.stdout.write(render_text(page, style, env.width()) + "\n")
-    return ExitCode.OK if page.total else ExitCode.NO_HITS
+        if not many:
+            assert items is not None
+            page = run(searcher, items[0])
+            for message in searcher.warnings():
+                _warn(env, args.format, "index", message)
+            if args.format == "json":
+                env.stdout.write(render_json(page) + "\n")
+            elif args.format == "jsonl":
+                body = render_jsonl(page)
+                env.stdout.write(body + "\n" if body else "")
+            else:
+                env.stdout.write(render_text(page, style, env.width()) + "\n")
+            return ExitCode.OK if page.total else ExitCode.NO_HITS
+        lines = (line.rstrip("\r\n") for line in env.stdin) if items is None else iter(items)
+        return _many(args, env, searcher, lines, key, run, style, (UsageError, NotInIndexError))
 
 
-def _batch(args: argparse.Namespace, env: Env, settings: Any) -> int:
-    """One JSON result object per input line (errors become error objects),
-    or with --format text one text result per line, under a `query:` line."""
-    from .output import Style, color_enabled, dumps, error_dict, escape_control, page_dict, render_text
-    from .searcher import Searcher
+def _many(args: argparse.Namespace, env: Env, searcher: Any, lines: Any, key: str, run: Any,
+          style: Any, expected: tuple[type[Exception], ...]) -> int:
+    from .output import dumps, error_dict, escape_control, page_dict, render_text
 
     text_out = args.format == "text"
-    style = Style(color_enabled(settings.color, env.isatty(env.stdout), env.environ))
-    any_hits = False
-    any_error = False
+    any_hits = any_error = False
     told: set[str] = set()
-    with Searcher(settings.index_dir) as searcher:
-        _warn_filters(env, args, searcher)
-        for line in env.stdin:
-            text = line.rstrip("\r\n")
-            if not text.strip():
-                continue
-            if text_out:
-                env.stdout.write(style.bold(f"query: {escape_control(text)}") + "\n")
-            try:
-                page = searcher.search(_request(args, text))
-            except UsageError as exc:
-                any_error = True
-                env.stdout.write(f"error: {escape_control(str(exc))}\n\n" if text_out
-                                 else dumps(error_dict(exc.kind, str(exc), text)) + "\n")
-            else:
-                any_hits = any_hits or page.total > 0
-                env.stdout.write(render_text(page, style, env.width()) + "\n\n" if text_out
-                                 else dumps(page_dict(page)) + "\n")
-            for message in searcher.warnings():
-                if message not in told:
-                    told.add(message)
-                    _warn(env, args.format, "index", message)
-            env.stdout.flush()
+    for text in lines:
+        if not text.strip():
+            continue
+        if text_out:
+            env.stdout.write(style.bold(f"{key}: {escape_control(text)}") + "\n")
+        try:
+            page = run(searcher, text)
+        except expected as exc:
+            any_error = True
+            kind = getattr(exc, "kind", "error")
+            env.stdout.write(f"error: {escape_control(str(exc))}\n\n" if text_out
+                             else dumps(error_dict(kind, str(exc), text, key)) + "\n")
+        else:
+            any_hits = any_hits or page.total > 0
+            env.stdout.write(render_text(page, style, env.width()) + "\n\n" if text_out
+                             else dumps(page_dict(page)) + "\n")
+        for message in searcher.warnings():
+            if message not in told:
+                told.add(message)
+                _warn(env, args.format, "index", message)
+        env.stdout.flush()
     if any_error:
         return ExitCode.ERROR
     return ExitCode.OK if any_hits else ExitCode.NO_HITS
@@ -351,8 +379,8 @@ def cmd_completion(args: argparse.Namespace, env: Env) -> int:
     return ExitCode.OK
 
 
-COMMANDS = {"index": cmd_index, "query": cmd_query, "stats": cmd_stats, "check": cmd_check,
-            "repl": cmd_repl, "completion": cmd_completion}
+COMMANDS = {"index": cmd_index, "query": cmd_query, "similar": cmd_similar, "stats": cmd_stats,
+            "check": cmd_check, "repl": cmd_repl, "completion": cmd_completion}
 
 
 # ----------------------------------------------------------------- entry point

@@ -139,8 +139,9 @@ def facet_list(facet: Facet) -> list[dict[str, Any]]:
 def page_dict(page: ResultPage) -> dict[str, Any]:
     """The stable JSON object for one result page (schema in the README)."""
     req = page.request
+    head: dict[str, Any] = {"source": page.source} if page.source is not None else {"query": req.query}
     return {
-        "query": req.query,
+        **head,
         "total": page.total,
         "offset": req.offset,
         "limit": req.limit,
@@ -174,10 +175,12 @@ def render_jsonl(page: ResultPage) -> str:
     return "\n".join(dumps(hit_dict(h, page.scored)) for h in page.hits)
 
 
-def error_dict(kind: str, message: str, query: str | None = None) -> dict[str, Any]:
+def error_dict(kind: str, message: str, query: str | None = None, key: str = "query") -> dict[str, Any]:
+    """The JSON error object; `query` (under `key`: "query", or "source" for
+    `similar`) names the input line that failed."""
     err: dict[str, Any] = {"error": {"kind": kind, "message": message}}
     if query is not None:
-        err["query"] = query
+        err[key] = query
     return err
 
 
@@ -326,6 +329,9 @@ def render_text(page: ResultPage, style: Style, width: int = 100) -> str:
     """A whole result page for a person."""
     blocks = [render_hit_text(h, style, width) for h in page.hits]
     notices = render_notices(page, style)
+    if page.source is not None:
+        notices.insert(0, style.dim("similar to: ") + style.bold(escape_control(page.source_title
+                                                                                 or page.source)))
     if notices:
         blocks.insert(0, "\n".join(notices))
     out = "\n\n".join(blocks)

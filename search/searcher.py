@@ -19,13 +19,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import UsageError
+from .errors import NotInIndexError, UsageError
 from .query import MATCH_MODES, Filters, ParsedQuery, parse_query
 from .schema import MISSING, MISSING32
 from .store import damaged
 
 if TYPE_CHECKING:
     from .matching import Correction, Relaxation
+    from .similar import SimilarParams
 
 #: what Whoosh raises on damaged index files: missing or cut-short files,
 #: unpicklable or misaligned blocks (its directory and stored fields are pickles)
@@ -143,6 +144,9 @@ class ResultPage:
     did_you_mean: str | None = None
     #: how the query text was read, when part of it was not valid syntax
     note: str = ""
+    #: for `similar`: the source article's path and title
+    source: str | None = None
+    source_title: str = ""
 
 
 @dataclass(frozen=True)
@@ -264,7 +268,6 @@ class Searcher:
 
         from . import matching
         from .query import describe
-        from .ranking import sort_key, top_documents
 
         arrays = self.arrays()
         parsed = self.parse(request.query, request.match, request.prefix_last)
@@ -274,38 +277,116 @@ class Searcher:
         if score is not None:
             # absurd boosts (`x^1e40`) must not turn into Infinity/NaN in JSON
             np.nan_to_num(score, copy=False, nan=0.0, posinf=_MAX_SCORE, neginf=-_MAX_SCORE)
-        mask = outcome.match.mask & arrays.live
-        matched = np.flatnonzero(mask)
-        total = len(matched)
+        scored = score is not None and not matching.is_unscored(outcome.root)
+        leaves: list[Any] = []
 
+        def terms(docnum: int) -> dict[str, set[str]]:
+            if not leaves:
+                leaves.extend(matching.matched_leaves(outcome))
+            return matching.highlight_terms(outcome, leaves, docnum)
+
+        page = self._assemble(arrays, request, outcome.match.mask, score if scored else None, terms,
+                              started)
+        did_you_mean = None
+        if page.total == 0 and outcome.unknown:
+            from .vocabulary import Vocabulary
+
+            did_you_mean = Vocabulary(arrays).suggest_text(request.query, outcome.unknown)
+        return replace(page, parsed=describe(outcome.root), corrections=outcome.corrections,
+                       relaxed=outcome.relaxed, did_you_mean=did_you_mean, note=parsed.note)
+
+    def _assemble(self, arrays: Any, request: SearchRequest, mask: Any, score: Any,
+                  terms: Any, started: float) -> ResultPage:
+        """A result page from a match mask and scores (None: not scored):
+        the exact total, facets over every match, the exact top-k page in
+        the requested order, and the page's hits with highlights (`terms`
+        gives a document's index terms to mark per field)."""
+        import numpy as np
+
+        from .ranking import sort_key, top_documents
+
+        mask = mask & arrays.live
+        matched = np.flatnonzero(mask)
         facets = {name: self._facet(arrays, name, mask, matched, request.facet_size)
                   for name in request.facets}
-
         # a query with nothing to score (`-crypto`, filters only) is ordered newest first
-        scored_order = (request.sort == "relevance" and score is not None
-                        and not matching.is_unscored(outcome.root))
+        scored_order = request.sort == "relevance" and score is not None
         want = request.offset + request.limit
         key = sort_key(arrays, request.sort if scored_order or request.sort != "relevance" else "newest",
                        score if scored_order else None)
         page = top_documents(arrays, matched, key, want)[request.offset : want]
-
         s = arrays.searcher
-        leaves = matching.matched_leaves(outcome) if request.highlight and page else []
         hits = tuple(
-            self._hit(s, arrays, docnum,
-                      float(score[docnum]) if scored_order and score is not None else 0.0,
-                      request.offset + i + 1, matching.highlight_terms(outcome, leaves, docnum))
+            self._hit(s, arrays, docnum, float(score[docnum]) if scored_order else 0.0,
+                      request.offset + i + 1, terms(docnum) if request.highlight else {})
             for i, docnum in enumerate(page)
         )
-        did_you_mean = None
-        if total == 0 and outcome.unknown:
-            from .vocabulary import Vocabulary
-
-            did_you_mean = Vocabulary(arrays).suggest_text(request.query, outcome.unknown)
         took = (time.perf_counter() - started) * 1000
-        return ResultPage(request, total, hits, facets, round(took, 3), describe(outcome.root),
-                          scored_order, outcome.corrections, outcome.relaxed, did_you_mean,
-                          parsed.note)
+        return ResultPage(request, len(matched), hits, facets, round(took, 3), scored=scored_order)
+
+    def similar(self, path: str, request: SearchRequest,
+                params: SimilarParams | None = None) -> ResultPage:
+        """The articles most like the indexed article at `path` (as printed
+        in a hit's `path`, or a file under a corpus folder of the index),
+        itself excluded; `request` gives filters, order, page and facets
+        (its query is not used). Raises NotInIndexError for an unknown
+        article."""
+        request.validate()
+        started = time.perf_counter()
+        try:
+            from .similar import SimilarParams
+
+            return self._similar(path, request, params or SimilarParams(), started)
+        except (UsageError, NotInIndexError, KeyboardInterrupt):
+            raise
+        except INDEX_DAMAGE as exc:
+            raise damaged(self.index_dir, exc) from None
+
+    def _similar(self, path: str, request: SearchRequest, params: SimilarParams,
+                 started: float) -> ResultPage:
+        from . import matching
+        from .query.model import Bool
+        from .similar import SourceText, key_terms, similar_scores
+
+        arrays = self.arrays()
+        docnum = self.find(path)
+        stored = arrays.searcher.stored_fields(docnum)
+        source = SourceText(docnum, stored.get("title", "") or "", stored.get("excerpt", "") or "",
+                            tuple(stored.get("topics_list") or ()))
+        clauses = request.filters.clauses()
+        allowed = arrays.live
+        if clauses:
+            allowed = matching.run(arrays, ParsedQuery("", Bool(clauses))).match.mask
+        score = similar_scores(arrays, source, allowed, params)
+        wanted = {term for term, _ in key_terms(arrays, source, params)}
+        page = self._assemble(arrays, request, score > 0, score,
+                              lambda _docnum: {"title": wanted, "excerpt": wanted}, started)
+        return replace(page, source=stored.get("path", path), source_title=source.title)
+
+    def find(self, path: str) -> int:
+        """The document number of an indexed article: `path` as printed in
+        a hit (relative to its corpus folder), or a file path under one of
+        the index's corpus folders. Raises NotInIndexError."""
+        import numpy as np
+
+        arrays = self.arrays()
+        candidates = [(path.replace("\\", "/"), None)]
+        target = Path(path).expanduser()
+        if target.is_file() or target.is_absolute():
+            from .store import read_meta
+
+            meta = read_meta(self.index_dir)
+            real = target.resolve()
+            for root in (meta.roots if meta else []):
+                try:
+                    candidates.append((real.relative_to(Path(root)).as_posix(), Path(root).as_posix()))
+                except ValueError:
+                    continue
+        for relpath, root in candidates:
+            for docnum in np.flatnonzero(arrays.doc_mask("path", relpath)).tolist():
+                if root is None or arrays.searcher.stored_fields(docnum).get("root") == root:
+                    return int(docnum)
+        raise NotInIndexError(f"{path}: not in the index")
 
     def suggest(self, text: str) -> str | None:
         """A spelling correction for a query that found little: its words
