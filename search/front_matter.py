@@ -306,6 +306,8 @@ def _related_urls_from_lines(block: str) -> tuple[str, ...] | None:
     shallow = re.compile(r"\n {0,%d}[^ \n#]" % (key_col - 1))  # noqa: UP031 - a regex quantifier
     if any(chunk[:1] == " " for chunk in chunks[1:]):
         return None  # an entry whose first key starts further right
+    if any(chunk[:1] in "{[&*!?|>\"'" for chunk in chunks[1:]):
+        return None  # a flow mapping, an alias, a tag, a complex key... as an entry
     if chunks[0].strip() or shallow.search(body.replace("\n" + " " * dash_col + "-", "\n" + " " * key_col)):
         return None  # lines outside the entries, or shallower than their keys
     own = "\n" + " " * key_col

@@ -79,6 +79,9 @@ excerpt: e"""
     misaligned_url = text.replace("misaligned entry key", "x\n      webUrl: https://c.example/3")
     assert load_index_fields(misaligned_url)[1] == ("https://a.example/1", "https://b.example/2",
                                                     "https://c.example/3")
+    flow = "title: t\nrelated:\n  - {title: x, webUrl: 'https://f.example/1'}\n  - webUrl: https://g.example/2"
+    assert _related_urls_from_lines(_split_keys(flow)[1]) is None  # type: ignore[index]
+    assert load_index_fields(flow)[1] == ("https://f.example/1", "https://g.example/2")
     ordinary = text.replace("  -   title: misaligned entry key\n", "")
     kept, related = _split_keys(ordinary)  # type: ignore[misc]
     assert _related_urls_from_lines(related) == ("https://a.example/1", "https://b.example/2")
