@@ -1,0 +1,179 @@
+"""Text features for story grouping: URL keys, word terms, name terms, stable hashes.
+
+Pure functions with no dependency on Whoosh: stories compare articles by the
+words of their title and excerpt, so the tokenizer here is deliberately simple
+and fast (a regex, a stop list, an S-stemmer), and every term becomes a 64-bit
+hash so a cached feature row needs no vocabulary.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+#: query parameters that only track where a click came from; two URLs that
+#: differ in these alone name the same article
+TRACKING_PARAMS = frozenset({
+    "fbclid", "gclid", "dclid", "gclsrc", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid",
+    "ref", "ref_src", "ref_url", "referrer", "source", "src", "cmpid", "cmp", "ocid", "ncid",
+    "smid", "sref", "share", "spm", "_ga", "_gl", "mkt_tok", "trk", "tracking", "wt.mc_id",
+    "cid", "feature", "amp", "outputtype",
+})
+_TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "itm_")
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def normalize_url(url: str) -> str:
+    """A comparison key for an article URL: scheme and host lower-cased, `www.`,
+    default ports, fragments, tracking parameters and a trailing slash dropped.
+
+    `https://www.Example.com/a/?utm_source=x&id=3#top` → `https://example.com/a?id=3`.
+    Returns "" for text that is not an http(s) URL.
+    """
+    text = url.strip()
+    if not text:
+        return ""
+    try:
+        parts = urlsplit(text)
+        host = (parts.hostname or "").lower()
+        port = parts.port
+    except ValueError:  # "http://[bad" or a port that is not a number
+        return ""
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not host:
+        return ""
+    if host.startswith("www."):
+        host = host[4:]
+    netloc = host if port is None or str(port) == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(_TRACKING_PREFIXES)
+    ]
+    path = parts.path.rstrip("/")
+    # http and https copies of one page are the same article
+    return urlunsplit(("https", netloc, path, urlencode(query), ""))
+
+
+# ------------------------------------------------------------------ words
+
+STOP_WORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from further
+    get gets got had has have having he her here hers herself him himself his how i if in into is it
+    its itself just let like me more most my myself new no nor not now of off on once one only or
+    other our ours ourselves out over own same say said says she should so some such than that the
+    their theirs them themselves then there these they this those through to too two under until up
+    us very via was we were what when where which while who whom why will with would you your yours
+    yourself yourselves""".split()
+)
+
+# a word: letters and digits, with inner apostrophes, dots, hyphens, & and +
+_WORD = re.compile(r"[^\W_]+(?:['’.&+-][^\W_]+)*")
+_INNER = re.compile(r"[.&+-]")
+_ACRONYM = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]?")
+_SENTENCE_END = re.compile(r"""[.!?:;|"“”—–]\s*$""")
+
+
+def stem(word: str) -> str:
+    """Harman's S-stemmer: plural forms to their singular, nothing more
+    ("accounts" → "account", "policies" → "policy"); cheap and predictable."""
+    if len(word) > 3 and word[-1] == "s" and not word[-2].isdigit():
+        if word.endswith("ies") and not word.endswith(("eies", "aies")) and len(word) > 4:
+            return word[:-3] + "y"
+        if word.endswith("es") and not word.endswith(("aes", "ees", "oes")):
+            return word[:-1]
+        if not word.endswith(("ss", "us", "is")):
+            return word[:-1]
+    return word
+
+
+def _split_word(raw: str) -> list[str]:
+    """A raw word as lower-case terms: `A.I.` → `ai`, `AI-generated` → `ai`,
+    `generated`; words with digits stay whole (`covid-19`, `99.99`)."""
+    word = raw.lower().replace("’", "'")
+    if word.endswith("'s"):
+        word = word[:-2]
+    word = word.replace("'", "")
+    if not _INNER.search(word) or any(c.isdigit() for c in word):
+        return [word]
+    if _ACRONYM.fullmatch(word):
+        return [word.replace(".", "")]
+    return _INNER.split(word)
+
+
+def terms(text: str) -> list[str]:
+    """The terms of a text in order: words split, lower-cased, stop words out, stemmed."""
+    out: list[str] = []
+    for match in _WORD.finditer(text):
+        for part in _split_word(match.group(0)):
+            if part and part not in STOP_WORDS:
+                out.append(stem(part))
+    return out
+
+
+def _looks_like_name(word: str) -> bool:
+    """CamelCase or ALL-CAPS words are names wherever they stand (TensorIoT, XAPP)."""
+    letters = [c for c in word if c.isalpha()]
+    if len(letters) < 2:
+        return False
+    if all(c.isupper() for c in letters):
+        return True
+    return word[0].isupper() and any(c.isupper() for c in word[1:]) and any(c.islower() for c in word)
+
+
+def _capitalised_mid_sentence(text: str) -> set[str]:
+    """Terms of words written with a capital inside a sentence: proper names."""
+    out: set[str] = set()
+    for match in _WORD.finditer(text):
+        word = match.group(0)
+        if not word[0].isupper():
+            continue
+        start = match.start()
+        if start == 0 or _SENTENCE_END.search(text[max(0, start - 3):start]):
+            continue
+        out.update(stem(p) for p in _split_word(word) if p and p not in STOP_WORDS)
+    return out
+
+
+def name_terms(title: str, excerpt: str) -> set[str]:
+    """Terms of the title that look like proper names.
+
+    In a Title-Cased headline every word is capitalised, so capitals only count
+    there when the word is CamelCase or all caps, or when the excerpt writes
+    the same word with a capital inside a sentence.
+    """
+    words = _WORD.findall(title)
+    capitalised = sum(1 for w in words if w[:1].isupper())
+    title_case = len(words) >= 3 and capitalised >= 0.6 * len(words)
+    named = _capitalised_mid_sentence(excerpt)
+    if not title_case:
+        named |= _capitalised_mid_sentence(title)
+    out: set[str] = set()
+    for word in words:
+        raw_parts = _INNER.split(word) if len(_split_word(word)) > 1 else [word]
+        for raw in raw_parts:
+            for part in _split_word(raw):
+                if not part or part in STOP_WORDS:
+                    continue
+                term = stem(part)
+                if _looks_like_name(raw) or term in named:
+                    out.add(term)
+    return out
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def term_hash(term: str) -> int:
+    """A stable 64-bit hash of a term (the same in every process and run), never 0."""
+    value = int.from_bytes(hashlib.blake2b(term.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
+                           "little")
+    return value or 1
+
+
+def text_hash(text: str) -> int:
+    """A stable 64-bit hash of a provider name or URL key; 0 for the empty string."""
+    if not text:
+        return 0
+    return term_hash("\x00" + text)
