@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import IndexCorruptError
+from .errors import IndexCorruptError, IndexIncompatibleError
 from .story_links import NO_TIME, FeatureTable, Vocabulary, components, compute_links, corpus_class, df_class
 from .story_text import name_terms, normalize_url, term_hash, terms, text_hash
 
@@ -146,23 +146,25 @@ class StoryFeatures:
 
 def doc_features(doc: StoryDoc) -> StoryFeatures:
     """The features of one StoryDoc."""
+    excerpt = doc.excerpt[:EXCERPT_CHARS]
     counts: dict[str, int] = {}
     for term in terms(doc.title):
         counts[term] = counts.get(term, 0) + TITLE_WEIGHT
-    for term in terms(doc.excerpt[:EXCERPT_CHARS]):
+    for term in terms(excerpt):
         counts[term] = counts.get(term, 0) + 1
-    names = name_terms(doc.title, doc.excerpt[:EXCERPT_CHARS])
-    hashed = sorted((term_hash(t), min(c, 0xFFFF), t in names) for t, c in counts.items())
-    related = np.unique(np.array([text_hash(u) for u in doc.related if u], dtype=np.uint64))
+    names = name_terms(doc.title, excerpt)
+    words = list(counts)
+    hashes = np.fromiter((term_hash(t) for t in words), np.uint64, len(words))
+    order = np.argsort(hashes, kind="stable")
     return StoryFeatures(
         key=doc.key,
         ts=None if doc.published is None else int(doc.published.timestamp()),
         provider=text_hash(" ".join(doc.provider.casefold().split())),
         url=text_hash(doc.url),
-        related=related,
-        terms=np.array([h for h, _, _ in hashed], dtype=np.uint64),
-        counts=np.array([c for _, c, _ in hashed], dtype=np.uint16),
-        names=np.array([n for _, _, n in hashed], dtype=bool),
+        related=np.unique(np.fromiter((text_hash(u) for u in doc.related if u), np.uint64)),
+        terms=hashes[order],
+        counts=np.fromiter((min(counts[t], 0xFFFF) for t in words), np.uint16, len(words))[order],
+        names=np.fromiter((t in names for t in words), bool, len(words))[order],
     )
 
 
@@ -242,9 +244,7 @@ class StoryIndex:
         """The index after deleting the keys `removed` and adding or replacing
         the rows `upserted` (a key in both is replaced)."""
         new_rows = list({f.key: f for f in upserted}.values())
-        gone = set(removed) | {f.key for f in new_rows}
-        position = {key: i for i, key in enumerate(self.table.keys)}
-        dropped = np.array(sorted(position[k] for k in gone if k in position), dtype=np.int64)
+        dropped = self.table.rows_of(sorted(set(removed) | {f.key for f in new_rows}))
         kept_mask = np.ones(len(self.table), bool)
         kept_mask[dropped] = False
         kept = np.flatnonzero(kept_mask)
@@ -282,37 +282,47 @@ class StoryIndex:
         return len(self.table)
 
     def stories(self) -> dict[str, str]:
-        """Story id of every article: the key of its story's earliest member."""
+        """Story id of every article: the key of its story's earliest member
+        (by publication time, undated last, then by key)."""
         table = self.table
         n = len(table)
         if n == 0:
             return {}
         label = components(n, self.links)
-        keys = np.array(table.keys)
         when = np.where(table.ts == NO_TIME, np.iinfo(np.int64).max, table.ts)
-        order = np.lexsort((keys, when))
-        labels_in_order = label[order]
-        first_label, first_at = np.unique(labels_in_order, return_index=True)
-        head = np.empty(n, np.int64)
-        head[first_label] = order[first_at]
-        return dict(zip(table.keys, keys[head[label]].tolist()))
+        order = np.lexsort((when, label))  # by story, then time
+        first = np.flatnonzero(np.r_[True, label[order][1:] != label[order][:-1]])
+        head = order[first]
+        # members published at the same second as the earliest: the key decides
+        tied = np.flatnonzero((first + 1 < n) & (np.r_[first[1:], n] > first + 1))
+        tied = tied[when[order[np.minimum(first[tied] + 1, n - 1)]] == when[head[tied]]]
+        for i in tied.tolist():
+            stop = first[i + 1] if i + 1 < len(first) else n
+            members = order[first[i]:stop]
+            members = members[when[members] == when[head[i]]]
+            head[i] = min(members.tolist(), key=table.keys.__getitem__)
+        story_of_label = np.empty(n, dtype=object)
+        story_of_label[label[head]] = table.keys[head]
+        return dict(zip(table.keys.tolist(), story_of_label[label].tolist(), strict=True))
 
     def link_keys(self) -> set[tuple[str, str]]:
         """The links as (key, key) pairs, each pair sorted."""
         keys = self.table.keys
-        return {tuple(sorted((keys[a], keys[b]))) for a, b in self.links.tolist()}  # type: ignore[misc]
+        return {(min(keys[a], keys[b]), max(keys[a], keys[b])) for a, b in self.links.tolist()}
 
     # -------------------------------------------------------------- storage
 
     def save(self, path: Path) -> None:
         """Write the index to `path` (atomically: a temporary file, then a rename)."""
         t = self.table
+        meta = json.dumps({"format": _FORMAT, "params": asdict(self.params)}).encode()
+        # keys as one NUL-separated UTF-8 blob: a fixed-width unicode array
+        # would take 4 bytes per character of the longest path
+        blob = "\x00".join(t.keys.tolist()).encode("utf-8", "surrogateescape")
         arrays = {
-            "meta": np.frombuffer(json.dumps({"format": _FORMAT, "params": asdict(self.params)}).encode(),
-                                  np.uint8),
-            "keys": np.array(t.keys, dtype=str) if len(t) else np.zeros(0, "U1"),
-            "ts": t.ts, "provider": t.provider, "url": t.url, "tptr": t.tptr, "terms": t.terms,
-            "counts": t.counts, "names": t.names, "rptr": t.rptr, "related": t.related,
+            "meta": np.frombuffer(meta, np.uint8), "keys": np.frombuffer(blob, np.uint8),
+            "key_hash": t.key_hash, "ts": t.ts, "provider": t.provider, "url": t.url, "tptr": t.tptr,
+            "terms": t.terms, "counts": t.counts, "names": t.names, "rptr": t.rptr, "related": t.related,
             "vocab_terms": self.vocab.terms, "vocab_df": self.vocab.df, "links": self.links,
         }
         tmp = path.with_name(path.name + ".tmp")
@@ -325,27 +335,28 @@ class StoryIndex:
         """Read a saved index. IndexCorruptError when the file is damaged;
         IndexIncompatibleError when it was saved with other parameters or
         another format (rebuild it)."""
-        from .errors import IndexIncompatibleError
-
         params = params or StoryParams()
         try:
             with np.load(path, allow_pickle=False) as data:
-                meta = json.loads(bytes(data["meta"]).decode())
                 arrays = {k: data[k] for k in data.files}
-        except (OSError, ValueError, KeyError, EOFError) as exc:
+            meta = json.loads(arrays["meta"].tobytes().decode())
+            blob = arrays["keys"].tobytes().decode("utf-8", "surrogateescape")
+        except (OSError, ValueError, KeyError, EOFError, UnicodeDecodeError) as exc:
             raise IndexCorruptError(f"{path}: unreadable story index ({exc})") from None
         if meta.get("format") != _FORMAT or meta.get("params") != asdict(params):
             raise IndexIncompatibleError(f"{path}: story index built with other settings; rebuild it")
         try:
+            keys = np.empty(len(arrays["ts"]), dtype=object)
+            keys[:] = blob.split("\x00") if len(keys) else []
             table = FeatureTable(
-                keys=tuple(arrays["keys"].tolist()), ts=arrays["ts"], provider=arrays["provider"],
+                keys=keys, key_hash=arrays["key_hash"], ts=arrays["ts"], provider=arrays["provider"],
                 url=arrays["url"], tptr=arrays["tptr"], terms=arrays["terms"], counts=arrays["counts"],
                 names=arrays["names"], rptr=arrays["rptr"], related=arrays["related"],
             )
             vocab = Vocabulary(arrays["vocab_terms"], arrays["vocab_df"])
             links = arrays["links"].reshape(-1, 2)
-        except KeyError as exc:
-            raise IndexCorruptError(f"{path}: story index lacks {exc}") from None
+        except (KeyError, ValueError) as exc:
+            raise IndexCorruptError(f"{path}: story index is damaged ({exc})") from None
         return cls(table, vocab, links, params)
 
 

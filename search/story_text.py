@@ -74,7 +74,6 @@ STOP_WORDS = frozenset(
 _WORD = re.compile(r"[^\W_]+(?:['’.&+-][^\W_]+)*")
 _INNER = re.compile(r"[.&+-]")
 _ACRONYM = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]?")
-_SENTENCE_END = re.compile(r"""[.!?:;|"“”—–]\s*$""")
 
 
 def stem(word: str) -> str:
@@ -91,7 +90,7 @@ def stem(word: str) -> str:
 
 
 def _split_word(raw: str) -> list[str]:
-    """A raw word as lower-case terms: `A.I.` → `ai`, `AI-generated` → `ai`,
+    """A raw word as lower-case parts: `A.I.` → `ai`, `AI-generated` → `ai`,
     `generated`; words with digits stay whole (`covid-19`, `99.99`)."""
     word = raw.lower().replace("’", "'")
     if word.endswith("'s"):
@@ -104,13 +103,17 @@ def _split_word(raw: str) -> list[str]:
     return _INNER.split(word)
 
 
+@functools.lru_cache(maxsize=1 << 17)
+def _word_terms(raw: str) -> tuple[str, ...]:
+    """The terms of one raw word (cached: headlines reuse a small vocabulary)."""
+    return tuple(stem(part) for part in _split_word(raw) if part and part not in STOP_WORDS)
+
+
 def terms(text: str) -> list[str]:
     """The terms of a text in order: words split, lower-cased, stop words out, stemmed."""
     out: list[str] = []
-    for match in _WORD.finditer(text):
-        for part in _split_word(match.group(0)):
-            if part and part not in STOP_WORDS:
-                out.append(stem(part))
+    for word in _WORD.findall(text):
+        out.extend(_word_terms(word))
     return out
 
 
@@ -124,17 +127,27 @@ def _looks_like_name(word: str) -> bool:
     return word[0].isupper() and any(c.isupper() for c in word[1:]) and any(c.islower() for c in word)
 
 
+@functools.lru_cache(maxsize=1 << 17)
+def _title_word(raw: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(terms, terms that look like names by their own spelling) of a title word."""
+    parts = _INNER.split(raw) if len(_split_word(raw)) > 1 else [raw]
+    names = tuple(t for part in parts if _looks_like_name(part) for t in _word_terms(part))
+    return _word_terms(raw), names
+
+
+# a capitalised word right after a word, a comma or a closing bracket and one
+# space: inside a sentence, so a proper name
+_MID_SENTENCE_CAPITAL = re.compile(r"(?<=[\w,)\]%’'] )[^\W\d_a-z][^\s]*")
+
+
 def _capitalised_mid_sentence(text: str) -> set[str]:
     """Terms of words written with a capital inside a sentence: proper names."""
     out: set[str] = set()
-    for match in _WORD.finditer(text):
-        word = match.group(0)
-        if not word[0].isupper():
-            continue
-        start = match.start()
-        if start == 0 or _SENTENCE_END.search(text[max(0, start - 3):start]):
-            continue
-        out.update(stem(p) for p in _split_word(word) if p and p not in STOP_WORDS)
+    for chunk in _MID_SENTENCE_CAPITAL.findall(text):
+        for word in _WORD.findall(chunk):
+            if word[0].isupper():
+                out.update(_word_terms(word))
+            break  # only the first word of the chunk is the capitalised one
     return out
 
 
@@ -143,24 +156,26 @@ def name_terms(title: str, excerpt: str) -> set[str]:
 
     In a Title-Cased headline every word is capitalised, so capitals only count
     there when the word is CamelCase or all caps, or when the excerpt writes
-    the same word with a capital inside a sentence.
+    the same word with a capital inside a sentence. A headline's first word is
+    its subject more often than not (the company of a press release); the link
+    rule only counts names that are rare, which keeps "Why" and "How" out.
     """
     words = _WORD.findall(title)
-    capitalised = sum(1 for w in words if w[:1].isupper())
+    if not words:
+        return set()
+    capitalised = sum(1 for w in words if w[0].isupper())
     title_case = len(words) >= 3 and capitalised >= 0.6 * len(words)
     named = _capitalised_mid_sentence(excerpt)
     if not title_case:
         named |= _capitalised_mid_sentence(title)
     out: set[str] = set()
-    for word in words:
-        raw_parts = _INNER.split(word) if len(_split_word(word)) > 1 else [word]
-        for raw in raw_parts:
-            for part in _split_word(raw):
-                if not part or part in STOP_WORDS:
-                    continue
-                term = stem(part)
-                if _looks_like_name(raw) or term in named:
-                    out.add(term)
+    for n, word in enumerate(words):
+        word_terms, spelled_names = _title_word(word)
+        out.update(spelled_names)
+        if n == 0 and word[0].isupper():
+            out.update(word_terms)
+        else:
+            out.update(t for t in word_terms if t in named)
     return out
 
 
