@@ -181,7 +181,8 @@ class StoryParams:
     high: float = 0.40
     low: float = 0.25
     rare_mass: float = 20.0  # nats of IDF
-    rare_ratio: float = 256.0  # rare: in at most 1/rare_ratio of the articles
+    rare_ratio: float = 256.0  # rare: in at most 1/rare_ratio of the articles...
+    rare_min_df: int = 3  # ...or in at most this many (small corpora)
     related_low: float = 0.25
     idf_power: float = 1.5
     name_veto: bool = True

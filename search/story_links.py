@@ -49,7 +49,8 @@ class Thresholds:
     high: int  # cosine thresholds in weight-product units
     low: int
     related: int
-    rare_units: int  # a term is rare when its IDF is at least this many units
+    rare_units: int  # a term is rare when its IDF is at least this many units...
+    rare_class: int  # ...or its df class is at most this (a floor for small corpora)
     rare_mass: int  # shared rare terms must sum to this many IDF units
     name_units: int  # a title name is rare when its IDF units reach this...
     name_class: int  # ...or its df class is at most this (df ≤ 3)
@@ -64,6 +65,7 @@ class Thresholds:
             high=int(math.ceil(p.high * one)), low=int(math.ceil(p.low * one)),
             related=int(math.ceil(p.related_low * one)),
             rare_units=int(round(math.log2(p.rare_ratio) * CLASSES_PER_DOUBLING)),
+            rare_class=int(df_class(p.rare_min_df)),
             rare_mass=int(math.ceil(p.rare_mass / _UNIT)),
             name_units=int(round(math.log2(p.name_ratio) * CLASSES_PER_DOUBLING)),
             name_class=int(df_class(p.name_max_df)),
@@ -106,7 +108,8 @@ def _weights(table: FeatureTable, vocab: Vocabulary, th: Thresholds, n_total: in
         w = np.where(norm[row] > 0, np.floor(raw / norm[row] * scale + 0.5), 0).astype(np.int64)
     name_rare = table.names & ((units >= th.name_units) | (cls <= th.name_class))
     n_names = np.bincount(row, weights=name_rare.astype(np.float64), minlength=len(table)).astype(np.int64)
-    return _Weights(w=w, units=units, rare=units >= th.rare_units, name_rare=name_rare, n_names=n_names)
+    rare = (units >= th.rare_units) | (cls <= th.rare_class)
+    return _Weights(w=w, units=units, rare=rare, name_rare=name_rare, n_names=n_names)
 
 
 # ------------------------------------------------------------------ links

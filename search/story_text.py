@@ -25,12 +25,14 @@ _TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "itm_")
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def normalize_url(url: str) -> str:
     """A comparison key for an article URL: scheme and host lower-cased, `www.`,
     default ports, fragments, tracking parameters and a trailing slash dropped.
 
     `https://www.Example.com/a/?utm_source=x&id=3#top` → `https://example.com/a?id=3`.
-    Returns "" for text that is not an http(s) URL.
+    Returns "" for text that is not an http(s) URL. Cached: related lists
+    name the same few URLs over and over.
     """
     text = url.strip()
     if not text:
