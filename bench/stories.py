@@ -234,8 +234,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     print(f"pairwise  P={scores.pair_precision:.4f} R={scores.pair_recall:.4f} F1={scores.pair_f1:.4f}")
     print(f"azure articles merged into gold stories: {azure_in_gold}; into any story with an ai article: "
           f"{azure_with_ai}")
-    print(f"stories: {len(members)}; largest: {max(sizes)}; largest all-azure: {max(azure_sizes, default=0)}; "
-          f"multi-article all-azure stories: {len(multi_azure)} holding {sum(map(len, multi_azure))} articles")
+    print(f"stories: {len(members)}; largest: {max(sizes)}; "
+          f"largest all-azure: {max(azure_sizes, default=0)}; "
+          f"multi-article all-azure stories: {len(multi_azure)} "
+          f"holding {sum(map(len, multi_azure))} articles")
     print("size histogram: " + ", ".join(f"{size}:{count}" for size, count in sorted(sizes.items())))
     print(f"time: parse {t_load:.1f} s (from cache: {cached}), features "
           f"{t_features:.2f} s, cluster (build + stories) median {statistics.median(times):.3f} s of "
@@ -261,7 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--azure", type=Path, default=SHARED / "corpus-azure")
     parser.add_argument("--gold", type=Path, default=GOLD)
     parser.add_argument("--gold-variant", choices=("full", "related-only"), default="full")
-    parser.add_argument("--cache", type=Path, help="parsed StoryDocs cache (JSON lines; keep it outside the repo)")
+    parser.add_argument("--cache", type=Path,
+                        help="parsed StoryDocs cache (JSON lines; keep it outside the repository)")
     parser.add_argument("--sample", type=int, default=30)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=5)

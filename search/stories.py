@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import IndexCorruptError, IndexIncompatibleError
-from .story_links import NO_TIME, FeatureTable, Vocabulary, components, compute_links, corpus_class, df_class
+from .story_links import NO_TIME, FeatureTable, Vocabulary, components, compute_links, corpus_class
 from .story_text import name_terms, normalize_url, term_hash, terms, text_hash
 
 if TYPE_CHECKING:
@@ -101,8 +101,10 @@ class StoryFeatures:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, StoryFeatures):
             return NotImplemented
-        return (self.key, self.ts, self.provider, self.url) == (other.key, other.ts, other.provider, other.url) \
-            and all(np.array_equal(x, y) for x, y in zip(self._arrays(), other._arrays()))
+        mine = (self.key, self.ts, self.provider, self.url)
+        theirs = (other.key, other.ts, other.provider, other.url)
+        return mine == theirs and all(
+            np.array_equal(x, y) for x, y in zip(self._arrays(), other._arrays(), strict=True))
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -220,7 +222,8 @@ class StoryIndex:
       (once per 19 % growth or shrinkage).
     """
 
-    def __init__(self, table: FeatureTable, vocab: Vocabulary, links: np.ndarray, params: StoryParams) -> None:
+    def __init__(self, table: FeatureTable, vocab: Vocabulary, links: np.ndarray,
+                 params: StoryParams) -> None:
         self.table = table
         self.vocab = vocab
         self.links = links  # int64 (k, 2) row pairs, a < b

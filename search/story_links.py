@@ -26,7 +26,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .story_table import CLASSES_PER_DOUBLING, IDF_UNIT, NO_TIME, FeatureTable, Vocabulary, corpus_class, df_class
+from .story_table import (
+    CLASSES_PER_DOUBLING,
+    IDF_UNIT,
+    NO_TIME,
+    FeatureTable,
+    Vocabulary,
+    corpus_class,
+    df_class,
+)
 
 if TYPE_CHECKING:
     from .stories import StoryParams
@@ -61,13 +69,13 @@ class Thresholds:
     def of(cls, p: StoryParams) -> Thresholds:
         one = 1 << (2 * _SCALE_BITS)
         return cls(
-            window=int(round(p.window_days * 86400)),
-            high=int(math.ceil(p.high * one)), low=int(math.ceil(p.low * one)),
-            related=int(math.ceil(p.related_low * one)),
-            rare_units=int(round(math.log2(p.rare_ratio) * CLASSES_PER_DOUBLING)),
+            window=round(p.window_days * 86400),
+            high=math.ceil(p.high * one), low=math.ceil(p.low * one),
+            related=math.ceil(p.related_low * one),
+            rare_units=round(math.log2(p.rare_ratio) * CLASSES_PER_DOUBLING),
             rare_class=int(df_class(p.rare_min_df)),
-            rare_mass=int(math.ceil(p.rare_mass / _UNIT)),
-            name_units=int(round(math.log2(p.name_ratio) * CLASSES_PER_DOUBLING)),
+            rare_mass=math.ceil(p.rare_mass / _UNIT),
+            name_units=round(math.log2(p.name_ratio) * CLASSES_PER_DOUBLING),
             name_class=int(df_class(p.name_max_df)),
             power=p.idf_power, veto=p.name_veto,
         )
@@ -383,7 +391,8 @@ class PairExplanation:
     linked: bool
 
 
-def explain_pair(table: FeatureTable, vocab: Vocabulary, params: StoryParams, a: int, b: int) -> PairExplanation:
+def explain_pair(table: FeatureTable, vocab: Vocabulary, params: StoryParams, a: int,
+                 b: int) -> PairExplanation:
     """The quantities the link rule looks at for rows a and b."""
     th = Thresholds.of(params)
     weights = _weights(table, vocab, th, len(table))
@@ -396,10 +405,13 @@ def explain_pair(table: FeatureTable, vocab: Vocabulary, params: StoryParams, a:
     rare = int(np.where(weights.rare[pa], weights.units[pa], 0).sum())
     listed_a = table.related[table.rptr[a]:table.rptr[a + 1]]
     listed_b = table.related[table.rptr[b]:table.rptr[b + 1]]
-    related = bool((table.url[b] != 0 and table.url[b] in listed_a) or (table.url[a] != 0 and table.url[a] in listed_b))
-    window = bool(table.ts[a] != NO_TIME and table.ts[b] != NO_TIME and abs(int(table.ts[a]) - int(table.ts[b])) <= th.window)
+    related = bool((table.url[b] != 0 and table.url[b] in listed_a)
+                   or (table.url[a] != 0 and table.url[a] in listed_b))
+    dated = table.ts[a] != NO_TIME and table.ts[b] != NO_TIME
+    window = bool(dated and abs(int(table.ts[a]) - int(table.ts[b])) <= th.window)
     same_provider = bool(table.provider[a] == table.provider[b] and table.provider[a] != 0)
-    unshared = (int(weights.n_names[a] - weights.name_rare[pa].sum()), int(weights.n_names[b] - weights.name_rare[pb].sum()))
+    unshared = (int(weights.n_names[a] - weights.name_rare[pa].sum()),
+                int(weights.n_names[b] - weights.name_rare[pb].sum()))
     pair = compute_links(table, vocab, params, sources=np.array([a]))
     linked = bool(((pair[:, 0] == min(a, b)) & (pair[:, 1] == max(a, b))).any())
     one = float(1 << (2 * _SCALE_BITS))

@@ -61,16 +61,20 @@ def normalize_url(url: str) -> str:
 
 # ------------------------------------------------------------------ words
 
-STOP_WORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for from further
-    get gets got had has have having he her here hers herself him himself his how i if in into is it
-    its itself just let like me more most my myself new no nor not now of off on once one only or
-    other our ours ourselves out over own same say said says she should so some such than that the
-    their theirs them themselves then there these they this those through to too two under until up
-    us very via was we were what when where which while who whom why will with would you your yours
-    yourself yourselves""".split()
-)
+STOP_WORDS = frozenset([
+    "a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are",
+    "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by",
+    "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from",
+    "further", "get", "gets", "got", "had", "has", "have", "having", "he", "her", "here", "hers",
+    "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself",
+    "just", "let", "like", "me", "more", "most", "my", "myself", "new", "no", "nor", "not", "now", "of",
+    "off", "on", "once", "one", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own",
+    "same", "say", "said", "says", "she", "should", "so", "some", "such", "than", "that", "the",
+    "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those",
+    "through", "to", "too", "two", "under", "until", "up", "us", "very", "via", "was", "we", "were",
+    "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you",
+    "your", "yours", "yourself", "yourselves",
+])
 
 # a word: letters and digits, with inner apostrophes, dots, hyphens, & and +
 _WORD = re.compile(r"[^\W_]+(?:['’.&+-][^\W_]+)*")

@@ -17,10 +17,10 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+from conftest import SHARED_CORPUS, article_text
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import SHARED_CORPUS, article_text
 from search.documents import parse_article
 from search.errors import IndexCorruptError, IndexIncompatibleError
 from search.stories import (
@@ -99,8 +99,8 @@ SPACE_TEXT = "Orbitex and Quelmar connect Zarnova satellites to the cloud, the c
 
 
 def test_normalize_url_strips_tracking_and_case() -> None:
-    assert normalize_url("HTTP://WWW.Example.COM:80/News/Story/?utm_source=x&utm_medium=y&id=3&fbclid=z#top") \
-        == "https://example.com/News/Story?id=3"
+    messy = "HTTP://WWW.Example.COM:80/News/Story/?utm_source=x&utm_medium=y&id=3&fbclid=z#top"
+    assert normalize_url(messy) == "https://example.com/News/Story?id=3"
     assert normalize_url("https://example.com/a?gclid=1&ref=home") == "https://example.com/a"
     assert normalize_url("https://medium.com/p/abc?source=topic_page---2") == "https://medium.com/p/abc"
     assert normalize_url("https://example.com:8443/a/") == "https://example.com:8443/a"
@@ -168,12 +168,12 @@ def test_same_story_from_two_providers_is_linked_and_same_provider_is_not() -> N
     a = doc("a.md", SPACE_TITLE, SPACE_TEXT, provider="Space Wire")
     b = doc("b.md", SPACE_TITLE, SPACE_TEXT, provider="Orbit Daily", day=0.5)
     same = doc("c.md", SPACE_TITLE, SPACE_TEXT, provider="space  wire", day=0.7)  # same provider, other case
-    assert linked(base + [a, b], "a.md", "b.md")
-    assert not linked(base + [a, same], "a.md", "c.md")
+    assert linked([*base, a, b], "a.md", "b.md")
+    assert not linked([*base, a, same], "a.md", "c.md")
     # through a third outlet, two articles of one provider do share a story
-    assert linked(base + [a, b, same], "a.md", "c.md")
+    assert linked([*base, a, b, same], "a.md", "c.md")
     # an unknown provider is nobody's: it links
-    assert linked(base + [a, dataclasses.replace(same, provider="")], "a.md", "c.md")
+    assert linked([*base, a, dataclasses.replace(same, provider="")], "a.md", "c.md")
 
 
 def test_date_window() -> None:
@@ -181,12 +181,12 @@ def test_date_window() -> None:
     a = doc("a.md", SPACE_TITLE, SPACE_TEXT, provider="Space Wire")
     for day, expected in ((2.9, True), (-2.9, True), (3.2, False), (-10, False)):
         b = doc("b.md", SPACE_TITLE, SPACE_TEXT, provider="Orbit Daily", day=day)
-        assert linked(base + [a, b], "a.md", "b.md") is expected, day
+        assert linked([*base, a, b], "a.md", "b.md") is expected, day
     undated = doc("b.md", SPACE_TITLE, SPACE_TEXT, provider="Orbit Daily", day=None)
-    assert not linked(base + [a, undated], "a.md", "b.md")
+    assert not linked([*base, a, undated], "a.md", "b.md")
     wider = StoryParams(window_days=12)
     far = doc("b.md", SPACE_TITLE, SPACE_TEXT, provider="Orbit Daily", day=10)
-    assert linked(base + [a, far], "a.md", "b.md", wider)
+    assert linked([*base, a, far], "a.md", "b.md", wider)
 
 
 def test_same_url_links_even_one_provider_but_only_within_the_window() -> None:
@@ -195,13 +195,13 @@ def test_same_url_links_even_one_provider_but_only_within_the_window() -> None:
             url="https://medium.com/p/cv-privacy-928477")
     b = doc("b.md", "Computer vision and privacy law", "What companies should do.", provider="Medium", day=1,
             url="https://medium.com/p/cv-privacy-928477?source=topic_page---2")
-    assert linked(base + [a, b], "a.md", "b.md")
+    assert linked([*base, a, b], "a.md", "b.md")
     # a monthly deals page rewritten at the same address is not one story
     deals_may = doc("m.md", "Best laptop deals for May", "Prices this month.", provider="Deals Hub",
                     url="https://deals.example/laptops")
     deals_june = doc("j.md", "Best laptop deals for June", "Prices this month.", provider="Deals Hub", day=20,
                      url="https://deals.example/laptops/")
-    assert not linked(base + [deals_may, deals_june], "m.md", "j.md")
+    assert not linked([*base, deals_may, deals_june], "m.md", "j.md")
 
 
 def test_rewordings_sharing_rare_names_link_below_the_high_threshold() -> None:
@@ -212,31 +212,31 @@ def test_rewordings_sharing_rare_names_link_below_the_high_threshold() -> None:
     b = doc("b.md", "Orbitex removes hundreds of fake accounts using generated profile photos",
             "Orbitex says it worked with Graphika and the Quelmar Forensic Lab; the network used "
             "artificial intelligence to generate fake profile photos.", provider="Forbes", day=0.2)
-    why = explain(base + [a, b], "a.md", "b.md")
+    why = explain([*base, a, b], "a.md", "b.md")
     params = StoryParams()
     assert params.low <= why.cosine < params.high  # too different for the plain threshold...
     assert why.rare_idf >= params.rare_mass  # ...but they share enough rare words
-    assert why.linked and linked(base + [a, b], "a.md", "b.md")
-    assert not linked(base + [a, b], "a.md", "b.md", dataclasses.replace(params, rare_mass=1000))
+    assert why.linked and linked([*base, a, b], "a.md", "b.md")
+    assert not linked([*base, a, b], "a.md", "b.md", dataclasses.replace(params, rare_mass=1000))
 
 
 def test_related_listing_is_evidence_but_never_enough_alone() -> None:
     base = filler(120)
-    a = doc("a.md", "Zarnova cloud region opens in Kelmor", "The provider opens a region for local customers.",
-            provider="Wire One", url="https://one.example/a")
+    a = doc("a.md", "Zarnova cloud region opens in Kelmor",
+            "The provider opens a region for local customers.", provider="Wire One", url="https://one.example/a")
     b = doc("b.md", "Cloud region opening brings data centers to Kelmor soon",
             "Local businesses get a nearby region, officials said.", provider="Wire Two", day=1,
             url="https://two.example/b")
     params = StoryParams()
-    why = explain(base + [a, b], "a.md", "b.md")
+    why = explain([*base, a, b], "a.md", "b.md")
     assert params.related_low <= why.cosine < params.high and why.rare_idf < params.rare_mass
-    assert not linked(base + [a, b], "a.md", "b.md")
+    assert not linked([*base, a, b], "a.md", "b.md")
     listing = dataclasses.replace(a, related=("https://two.example/b",))
-    assert linked(base + [listing, b], "a.md", "b.md")
+    assert linked([*base, listing, b], "a.md", "b.md")
     # listed, but about something else: no link
-    other = doc("b.md", "Quarterly results beat estimates", "Revenue grew on strong sales.", provider="Wire Two",
-                day=1, url="https://two.example/b")
-    assert not linked(base + [listing, other], "a.md", "b.md")
+    other = doc("b.md", "Quarterly results beat estimates", "Revenue grew on strong sales.",
+                provider="Wire Two", day=1, url="https://two.example/b")
+    assert not linked([*base, listing, other], "a.md", "b.md")
 
 
 def test_press_releases_of_two_companies_are_not_one_story() -> None:
@@ -246,17 +246,18 @@ def test_press_releases_of_two_companies_are_not_one_story() -> None:
             provider="PR Wire")
     b = doc("b.md", "TensorZed Achieves Orbitex Machine Learning Competency Status", "TensorZed " + text,
             provider="Business Line", day=0.3)
-    why = explain(base + [a, b], "a.md", "b.md")
+    why = explain([*base, a, b], "a.md", "b.md")
     assert why.cosine >= StoryParams().high and why.unshared_names == (1, 1)
-    assert not linked(base + [a, b], "a.md", "b.md")
-    assert linked(base + [a, b], "a.md", "b.md", StoryParams(name_veto=False))
+    assert not linked([*base, a, b], "a.md", "b.md")
+    assert linked([*base, a, b], "a.md", "b.md", StoryParams(name_veto=False))
 
 
 # ----------------------------------------------------------------- ids
 
 
 def _event_docs() -> list[StoryDoc]:
-    return filler(50) + [
+    return [
+        *filler(50),
         doc("z/late.md", SPACE_TITLE, SPACE_TEXT, provider="Orbit Daily", day=1.0),
         doc("b/early.md", SPACE_TITLE, SPACE_TEXT, provider="Space Wire", day=0.0),
         doc("a/tie.md", SPACE_TITLE, SPACE_TEXT, provider="Sky News", day=1.0),
@@ -271,7 +272,7 @@ def test_story_id_is_the_earliest_member_then_the_smallest_key() -> None:
     # an undated copy (linked by its URL) comes after every dated member, whatever its key
     late = doc("z/late.md", SPACE_TITLE, SPACE_TEXT, day=1.0, url="https://x.example/same")
     undated = doc("0/undated.md", SPACE_TITLE, SPACE_TEXT, day=None, url="https://x.example/same")
-    assert cluster_stories(filler(20) + [late, undated])["0/undated.md"] == "z/late.md"
+    assert cluster_stories([*filler(20), late, undated])["0/undated.md"] == "z/late.md"
 
 
 def test_clustering_is_deterministic_whatever_the_input_order() -> None:
@@ -290,7 +291,8 @@ def test_ids_stay_while_membership_stays() -> None:
     before = index.stories()
     later = doc("y/later.md", SPACE_TITLE, SPACE_TEXT, provider="Cloud Post", day=2.0)
     unrelated = filler(1, seed=99)[0]
-    after = index.update(upserted=[doc_features(later), doc_features(dataclasses.replace(unrelated, key="u.md"))])
+    moved_in = [doc_features(later), doc_features(dataclasses.replace(unrelated, key="u.md"))]
+    after = index.update(upserted=moved_in)
     stories = after.stories()
     assert stories["y/later.md"] == before["b/early.md"] == "b/early.md"  # joined, same id
     assert {k for k in changed_stories(before, stories)} == {"y/later.md", "u.md"}
@@ -383,11 +385,21 @@ def test_incremental_updates_equal_a_full_build(seed: int) -> None:
 def test_update_recomputes_only_near_the_change() -> None:
     docs = filler(300) + _event_docs()
     index = StoryIndex.build(doc_features(d) for d in docs)
-    touched = index.update(upserted=[doc_features(dataclasses.replace(docs[-1], title=SPACE_TITLE + " today"))])
+    edited = dataclasses.replace(docs[-1], title=SPACE_TITLE + " today")
+    touched = index.update(upserted=[doc_features(edited)])
     assert 1 <= touched.recomputed < len(docs) // 4
-    assert touched.stories() == StoryIndex.build(
-        doc_features(d) for d in docs[:-1] + [dataclasses.replace(docs[-1], title=SPACE_TITLE + " today")]
-    ).stories()
+    assert touched.stories() == StoryIndex.build(doc_features(d) for d in [*docs[:-1], edited]).stories()
+
+
+def test_update_rebuilds_everything_when_the_corpus_size_class_moves() -> None:
+    # IDF depends on the corpus size through its class ⌈4·log2 N⌉:
+    # 128 → 129 articles moves it from 28 to 29, 121 → 122 does not
+    docs = filler(128)
+    index = StoryIndex.build(doc_features(d) for d in docs[:121])
+    assert index.update(upserted=[doc_features(docs[121])]).recomputed < 121
+    index = StoryIndex.build(doc_features(d) for d in docs)
+    crossed = index.update(upserted=[doc_features(dataclasses.replace(docs[0], key="new.md"))])
+    assert crossed.recomputed == len(crossed) == 129
 
 
 # ----------------------------------------------------------------- formats
