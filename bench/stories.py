@@ -26,6 +26,13 @@ What it does:
 * prints ``--sample`` random multi-article azure stories (``--seed``) for a
   human to judge whether each is one event.
 
+``--perf DIR`` measures cost instead, on any corpus (the generated ones of
+``bench/gen_corpus.py``): parsing without and with related lists, feature
+extraction, a full clustering (median of ``--repeat``), one-article
+incremental updates, saving and loading the story index; ``--index-too``
+also times a full `search` index build of the same folder in the same run,
+for the ratio (the issue's budget: stories ≤ 20 % of index time).
+
 Parameters of the link rule can be overridden for A/B runs (``--high 0.45``,
 ``--no-veto``...); ``--misses`` lists the gold pairs missed and the false pairs.
 Parsing the 5,000 files takes ~40 s; ``--cache FILE`` keeps the parsed
@@ -257,6 +264,90 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "largest_azure": max(azure_sizes, default=0), "cluster_seconds": statistics.median(times)}
 
 
+def perf(args: argparse.Namespace) -> None:
+    """Time every stage of story grouping on the corpus at `args.perf`."""
+    root: Path = args.perf
+    files = list(walk_corpus(root))
+    t0 = time.perf_counter()
+    raw = []
+    for cf in files:
+        try:
+            raw.append((cf.relpath, read_capped(cf.abspath)[0]))
+        except SkipFile:
+            continue
+    t_read = time.perf_counter() - t0
+
+    def parse_all(with_related: bool) -> tuple[list[Any], float]:
+        start = time.perf_counter()
+        out = []
+        for rel, data in raw:
+            try:
+                out.append(parse_article(rel, data, with_related=with_related))
+            except SkipFile:
+                continue
+        return out, time.perf_counter() - start
+
+    _, t_plain = parse_all(False)
+    articles, t_related = parse_all(True)
+    t0 = time.perf_counter()
+    rows = [doc_features(story_doc(a)) for a in articles]
+    t_features = time.perf_counter() - t0
+    days = Counter(r.ts // 86400 for r in rows if r.ts is not None)
+    span = (max(days) - min(days) + 1) if days else 0
+    params = _params(args)
+    builds = []
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        index = StoryIndex.build(rows, params)
+        stories = index.stories()
+        builds.append(time.perf_counter() - t0)
+    rng = random.Random(args.seed)
+    updates, touched = [], []
+    for row in rng.sample(rows, min(10, len(rows))):
+        moved = dataclasses.replace(row, ts=None if row.ts is None else row.ts + 3600)
+        t0 = time.perf_counter()
+        after = index.update(upserted=[moved])
+        after.stories()
+        updates.append(time.perf_counter() - t0)
+        touched.append(after.recomputed)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "stories.npz"
+        t0 = time.perf_counter()
+        index.save(path)
+        t_save = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        StoryIndex.load(path, params)
+        t_load = time.perf_counter() - t0
+        size = path.stat().st_size
+        t_index = None
+        if args.index_too:
+            from search.indexer import build_index
+
+            t0 = time.perf_counter()
+            build_index(Path(tmp) / "index", [root], full=True)
+            t_index = time.perf_counter() - t0
+    sizes = Counter(Counter(stories.values()).values())
+    per_day = statistics.median(days.values()) if days else 0
+    print(f"corpus {root}: {len(rows)} articles, {len(days)} days with articles over a span of {span} days: "
+          f"{len(rows) / max(span, 1):.1f} per calendar day, {per_day} median and "
+          f"{max(days.values(), default=0)} max per day with articles")
+    print(f"read {t_read:.2f} s; parse without related {t_plain:.2f} s, with related {t_related:.2f} s "
+          f"(+{t_related - t_plain:.2f} s)")
+    print(f"features {t_features:.2f} s ({t_features / max(len(rows), 1) * 1e6:.0f} µs/article)")
+    print(f"cluster (build + stories) median {statistics.median(builds):.2f} s of {len(builds)}: "
+          f"{len(index.links)} links, {len(set(stories.values()))} stories, largest {max(sizes)}")
+    print(f"one-article update + stories: median {statistics.median(updates) * 1000:.0f} ms, "
+          f"max {max(updates) * 1000:.0f} ms of {len(updates)}; rows recomputed {sorted(touched)}")
+    print(f"save {t_save * 1000:.0f} ms, load {t_load * 1000:.0f} ms, {size / 1e6:.1f} MB")
+    overhead = max(t_related - t_plain, 0.0) + t_features + statistics.median(builds)
+    print(f"story overhead of a full build (related parsing + features + cluster): {overhead:.2f} s")
+    if t_index is not None:
+        print(f"full index build (search.indexer.build_index, full=True): {t_index:.2f} s; "
+              f"story overhead / index time = {overhead / t_index:.1%}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--ai", type=Path, default=SHARED / "corpus" / "ai")
@@ -274,8 +365,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name,
                                 type=float if f.type == "float" else int)
     parser.add_argument("--no-veto", action="store_true", help="turn the rare-name veto off")
+    parser.add_argument("--perf", type=Path, metavar="DIR", help="time the stages on this corpus instead")
+    parser.add_argument("--index-too", action="store_true", help="with --perf: also time a full index build")
     args = parser.parse_args(argv)
-    run(args)
+    if args.perf:
+        perf(args)
+    else:
+        run(args)
     return 0
 
 

@@ -82,16 +82,59 @@ _INNER = re.compile(r"[.&+-]")
 _ACRONYM = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]?")
 
 
+def _consonant(word: str, i: int) -> bool:
+    char = word[i]
+    if char in "aeiou":
+        return False
+    return char != "y" or i == 0 or not _consonant(word, i - 1)
+
+
+def _measure(word: str) -> int:
+    """Porter's m: the number of vowel-consonant sequences in the word."""
+    kinds = "".join("c" if _consonant(word, i) else "v" for i in range(len(word)))
+    return kinds.count("vc")
+
+
+def _has_vowel(word: str) -> bool:
+    return any(not _consonant(word, i) for i in range(len(word)))
+
+
+def _cvc(word: str) -> bool:
+    return (len(word) >= 3 and _consonant(word, -3 % len(word)) and not _consonant(word, len(word) - 2)
+            and _consonant(word, len(word) - 1) and word[-1] not in "wxy")
+
+
 def stem(word: str) -> str:
-    """Harman's S-stemmer: plural forms to their singular, nothing more
-    ("accounts" → "account", "policies" → "policy"); cheap and predictable."""
-    if len(word) > 3 and word[-1] == "s" and not word[-2].isdigit():
-        if word.endswith("ies") and not word.endswith(("eies", "aies")) and len(word) > 4:
-            return word[:-3] + "y"
-        if word.endswith("es") and not word.endswith(("aes", "ees", "oes")):
-            return word[:-1]
-        if not word.endswith(("ss", "us", "is")):
-            return word[:-1]
+    """Porter's steps 1 and 5a: inflections off, derivations kept
+    ("warns", "warned", "warning" → "warn"; "exposes", "exposed" → "expos";
+    "policies" → "polici"); words with digits stay as they are."""
+    if len(word) <= 2 or any(c.isdigit() for c in word):
+        return word
+    if word.endswith("sses") or word.endswith("ies"):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    if word.endswith("eed"):
+        if _measure(word[:-3]) > 0:
+            word = word[:-1]
+    else:
+        for suffix in ("ed", "ing"):
+            if word.endswith(suffix) and _has_vowel(word[:-len(suffix)]):
+                word = word[:-len(suffix)]
+                if word.endswith(("at", "bl", "iz")):
+                    word += "e"
+                elif len(word) > 1 and word[-1] == word[-2] and _consonant(word, len(word) - 1) \
+                        and word[-1] not in "lsz":
+                    word = word[:-1]
+                elif _measure(word) == 1 and _cvc(word):
+                    word += "e"
+                break
+    if word.endswith("y") and _has_vowel(word[:-1]):
+        word = word[:-1] + "i"
+    if word.endswith("e"):
+        m = _measure(word[:-1])
+        if m > 1 or (m == 1 and not _cvc(word[:-1])):
+            word = word[:-1]
     return word
 
 
@@ -111,7 +154,10 @@ def _split_word(raw: str) -> list[str]:
 
 @functools.lru_cache(maxsize=1 << 17)
 def _word_terms(raw: str) -> tuple[str, ...]:
-    """The terms of one raw word (cached: headlines reuse a small vocabulary)."""
+    """The terms of one raw word (cached: headlines reuse a small vocabulary).
+    Acronyms are not stemmed: AWS is not the plural of "aw"."""
+    if raw.isupper() and raw.isalpha():
+        return () if raw.lower() in STOP_WORDS else (raw.lower(),)
     return tuple(stem(part) for part in _split_word(raw) if part and part not in STOP_WORDS)
 
 

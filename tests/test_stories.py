@@ -126,10 +126,15 @@ def test_any_tracking_parameter_is_dropped(name: str, value: str) -> None:
 
 def test_terms_split_stem_and_drop_stop_words() -> None:
     assert terms("Facebook Removes Hundreds of Fake Pro-Trump Accounts Using A.I.") == [
-        "facebook", "remove", "hundred", "fake", "pro", "trump", "account", "using", "ai"]
+        "facebook", "remov", "hundr", "fake", "pro", "trump", "account", "us", "ai"]
+    assert terms("AWS uses IBM's chips") == ["aws", "us", "ibm", "chip"]
     assert terms("COVID-19 cut 99.99% uptime; Microsoft’s policies") == [
-        "covid-19", "cut", "99.99", "uptime", "microsoft", "policy"]
-    assert stem("databases") == "database" and stem("class") == "class" and stem("status") == "status"
+        "covid-19", "cut", "99.99", "uptim", "microsoft", "polici"]
+    # inflections meet, derivations stay apart
+    assert {stem(w) for w in ("warns", "warned", "warning", "warn")} == {"warn"}
+    assert {stem(w) for w in ("exposes", "exposed", "expose")} == {"expos"}
+    assert stem("database") == stem("databases") != stem("data")
+    assert stem("class") == "class" and stem("status") == "status" and stem("2020s") == "2020s"
 
 
 def test_name_terms_find_rare_spellings_and_sentence_capitals() -> None:
@@ -137,12 +142,13 @@ def test_name_terms_find_rare_spellings_and_sentence_capitals() -> None:
                       "We are delighted to include TensorIoT in the launch") == {"tensoriot", "aws"}
     # in a sentence-case headline a capital after the first word is a name
     assert name_terms("Ukraine uses facial recognition to identify dead Russian soldiers", "") \
-        == {"ukraine", "russian"}
+        == {"ukrain", "russian"}
     # in a Title-Cased one only the first word and odd spellings count...
     assert name_terms("Microsoft Announces New Cloud Region", "") == {"microsoft"}
     # ...unless the excerpt writes the word with a capital inside a sentence
     assert name_terms("Microsoft Announces New Cloud Region In Qatar",
                       "The region in Qatar opens next year.") == {"microsoft", "qatar"}
+    assert name_terms("AWS Backs Startups", "") == {"aws"}  # acronyms are not stemmed
 
 
 def test_story_doc_from_parsed_article() -> None:
@@ -207,8 +213,9 @@ def test_same_url_links_even_one_provider_but_only_within_the_window() -> None:
 def test_rewordings_sharing_rare_names_link_below_the_high_threshold() -> None:
     base = filler(120)
     a = doc("a.md", "Far-right outfit used AI faces for propaganda",
-            "Researchers at Graphika and the Quelmar Forensic Lab found dozens of fake accounts with "
-            "generated avatars in the network that Orbitex took down.", provider="Daily Beast")
+            "Researchers at Graphika and the Quelmar Forensic Lab found that dozens of the fake accounts in "
+            "the network taken down by Orbitex had avatars drawn by a machine.",
+            provider="Daily Beast")
     b = doc("b.md", "Orbitex removes hundreds of fake accounts using generated profile photos",
             "Orbitex says it worked with Graphika and the Quelmar Forensic Lab; the network used "
             "artificial intelligence to generate fake profile photos.", provider="Forbes", day=0.2)
@@ -223,9 +230,9 @@ def test_rewordings_sharing_rare_names_link_below_the_high_threshold() -> None:
 def test_related_listing_is_evidence_but_never_enough_alone() -> None:
     base = filler(120)
     a = doc("a.md", "Zarnova cloud region opens in Kelmor",
-            "The provider opens a region for local customers.", provider="Wire One", url="https://one.example/a")
-    b = doc("b.md", "Cloud region opening brings data centers to Kelmor soon",
-            "Local businesses get a nearby region, officials said.", provider="Wire Two", day=1,
+            "The provider starts a region for local customers.", provider="Wire One", url="https://one.example/a")
+    b = doc("b.md", "Kelmor gets data centers",
+            "Local businesses get a nearby cloud region soon, officials said.", provider="Wire Two", day=1,
             url="https://two.example/b")
     params = StoryParams()
     why = explain([*base, a, b], "a.md", "b.md")
