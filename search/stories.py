@@ -38,7 +38,7 @@ import numpy as np
 
 from .errors import IndexCorruptError, IndexIncompatibleError
 from .story_links import NO_TIME, FeatureTable, Vocabulary, components, compute_links, corpus_class
-from .story_text import name_terms, normalize_url, term_hash, terms, text_hash
+from .story_text import article_terms, normalize_url, term_hash, text_hash
 
 if TYPE_CHECKING:
     from .documents import Article
@@ -148,25 +148,19 @@ class StoryFeatures:
 
 def doc_features(doc: StoryDoc) -> StoryFeatures:
     """The features of one StoryDoc."""
-    excerpt = doc.excerpt[:EXCERPT_CHARS]
-    counts: dict[str, int] = {}
-    for term in terms(doc.title):
-        counts[term] = counts.get(term, 0) + TITLE_WEIGHT
-    for term in terms(excerpt):
-        counts[term] = counts.get(term, 0) + 1
-    names = name_terms(doc.title, excerpt)
+    counts, names = article_terms(doc.title, doc.excerpt[:EXCERPT_CHARS], TITLE_WEIGHT)
     words = list(counts)
-    hashes = np.fromiter((term_hash(t) for t in words), np.uint64, len(words))
-    order = np.argsort(hashes, kind="stable")
+    hashes = np.array([term_hash(t) for t in words], dtype=np.uint64)
+    order = hashes.argsort(kind="stable")
     return StoryFeatures(
         key=doc.key,
         ts=None if doc.published is None else int(doc.published.timestamp()),
         provider=text_hash(" ".join(doc.provider.casefold().split())),
         url=text_hash(doc.url),
-        related=np.unique(np.fromiter((text_hash(u) for u in doc.related if u), np.uint64)),
+        related=np.unique(np.array([text_hash(u) for u in doc.related if u], dtype=np.uint64)),
         terms=hashes[order],
-        counts=np.fromiter((min(counts[t], 0xFFFF) for t in words), np.uint16, len(words))[order],
-        names=np.fromiter((t in names for t in words), bool, len(words))[order],
+        counts=np.minimum(np.array(list(counts.values()), dtype=np.int64), 0xFFFF).astype(np.uint16)[order],
+        names=np.array([t in names for t in words], dtype=bool)[order],
     )
 
 

@@ -187,20 +187,20 @@ def _title_word(raw: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return _word_terms(raw), names
 
 
-# a capitalised word right after a word, a comma or a closing bracket and one
-# space: inside a sentence, so a proper name
-_MID_SENTENCE_CAPITAL = re.compile(r"(?<=[\w,)\]%’'] )[^\W\d_a-z][^\s]*")
+_SENTENCE_ENDS = frozenset(".!?:;|\"“”—–")
 
 
-def _capitalised_mid_sentence(text: str) -> set[str]:
-    """Terms of words written with a capital inside a sentence: proper names."""
-    out: set[str] = set()
-    for chunk in _MID_SENTENCE_CAPITAL.findall(text):
-        for word in _WORD.findall(chunk):
-            if word[0].isupper():
-                out.update(_word_terms(word))
-            break  # only the first word of the chunk is the capitalised one
-    return out
+def _capitalised_in_sentence(text: str, word: str) -> bool:
+    """Whether `word` (capitalised) occurs in `text` as a whole word right
+    after a space that does not follow the end of a sentence: a proper name."""
+    start = text.find(word)
+    while start >= 0:
+        end = start + len(word)
+        if start >= 2 and text[start - 1] == " " and text[start - 2] not in _SENTENCE_ENDS \
+                and not (end < len(text) and text[end].isalnum()):
+            return True
+        start = text.find(word, start + 1)
+    return False
 
 
 def name_terms(title: str, excerpt: str) -> set[str]:
@@ -212,23 +212,37 @@ def name_terms(title: str, excerpt: str) -> set[str]:
     its subject more often than not (the company of a press release); the link
     rule only counts names that are rare, which keeps "Why" and "How" out.
     """
-    words = _WORD.findall(title)
+    return _names(_WORD.findall(title), title, excerpt)
+
+
+def _names(words: list[str], title: str, excerpt: str) -> set[str]:
     if not words:
         return set()
     capitalised = sum(1 for w in words if w[0].isupper())
     title_case = len(words) >= 3 and capitalised >= 0.6 * len(words)
-    named = _capitalised_mid_sentence(excerpt)
-    if not title_case:
-        named |= _capitalised_mid_sentence(title)
     out: set[str] = set()
     for n, word in enumerate(words):
         word_terms, spelled_names = _title_word(word)
         out.update(spelled_names)
-        if n == 0 and word[0].isupper():
+        if not word[0].isupper() or not word_terms:
+            continue
+        if n == 0 or not title_case or _capitalised_in_sentence(excerpt, word):
             out.update(word_terms)
-        else:
-            out.update(t for t in word_terms if t in named)
     return out
+
+
+def article_terms(title: str, excerpt: str, title_weight: int) -> tuple[dict[str, int], set[str]]:
+    """Term counts of an article (each title occurrence counts `title_weight`)
+    and the title's name terms, tokenising each text once."""
+    words = _WORD.findall(title)
+    counts: dict[str, int] = {}
+    for word in words:
+        for term in _word_terms(word):
+            counts[term] = counts.get(term, 0) + title_weight
+    for word in _WORD.findall(excerpt):
+        for term in _word_terms(word):
+            counts[term] = counts.get(term, 0) + 1
+    return counts, _names(words, title, excerpt)
 
 
 @functools.lru_cache(maxsize=1 << 18)
