@@ -2,7 +2,7 @@
 
 How two articles get linked (details in `story_links.py`):
 
-* the same normalised URL (one article stored twice), or
+* the same normalised URL within the window (one article stored twice), or
 * published within `window_days` of each other by different providers, and
   the TF-IDF cosine of their words (title counted twice, then the excerpt;
   sub-linear term counts, IDF raised to `idf_power`) reaches `high`, or
@@ -15,7 +15,7 @@ How two articles get linked (details in `story_links.py`):
 
 Stories are the connected components of the links (single link); a story's
 id is the key of its earliest member (by date, then key), so it stays the
-same while its membership does.
+same while its membership (and the members' dates) do.
 
 `StoryIndex` keeps per-article features, document frequencies and links, so
 that adding, changing or deleting articles recomputes only the links of the
@@ -186,6 +186,7 @@ class StoryParams:
     name_max_df: int = 3  # ...or in at most this many
 
     def fingerprint(self) -> str:
+        """A short digest of the parameters, for an index to notice that they changed."""
         return hashlib.blake2b(json.dumps(asdict(self), sort_keys=True).encode(), digest_size=8).hexdigest()
 
 
@@ -355,7 +356,27 @@ class StoryIndex:
             links = arrays["links"].reshape(-1, 2)
         except (KeyError, ValueError) as exc:
             raise IndexCorruptError(f"{path}: story index is damaged ({exc})") from None
+        if not _consistent(table, vocab, links):
+            raise IndexCorruptError(f"{path}: story index is damaged (inconsistent arrays)")
         return cls(table, vocab, links, params)
+
+
+def _consistent(table: FeatureTable, vocab: Vocabulary, links: np.ndarray) -> bool:
+    """Cheap structural checks of loaded arrays (lengths, pointers, link rows)."""
+    n = len(table)
+    columns = (table.key_hash, table.ts, table.provider, table.url)
+    if any(len(c) != n for c in columns) or len(table.tptr) != n + 1 or len(table.rptr) != n + 1:
+        return False
+    if len(table.counts) != len(table.terms) or len(table.names) != len(table.terms):
+        return False
+    for ptr, data in ((table.tptr, table.terms), (table.rptr, table.related)):
+        if ptr[0] != 0 or ptr[-1] != len(data) or (np.diff(ptr) < 0).any():
+            return False
+    if len(vocab.terms) != len(vocab.df):
+        return False
+    if not len(links):
+        return True
+    return bool((links >= 0).all() and (links < n).all() and (links[:, 0] < links[:, 1]).all())
 
 
 def changed_stories(before: Mapping[str, str], after: Mapping[str, str]) -> set[str]:

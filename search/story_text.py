@@ -2,8 +2,9 @@
 
 Pure functions with no dependency on Whoosh: stories compare articles by the
 words of their title and excerpt, so the tokenizer here is deliberately simple
-and fast (a regex, a stop list, an S-stemmer), and every term becomes a 64-bit
-hash so a cached feature row needs no vocabulary.
+and fast (a regex, a stop list, Porter's inflection steps, per-word caches),
+and every term becomes a 64-bit hash so a cached feature row needs no
+vocabulary.
 """
 
 from __future__ import annotations

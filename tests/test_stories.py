@@ -449,6 +449,11 @@ def test_index_save_load_round_trip(tmp_path: Path) -> None:
     path.write_bytes(b"not an npz file")
     with pytest.raises(IndexCorruptError):
         StoryIndex.load(path)
+    # a well-formed file whose arrays do not fit together
+    bad = StoryIndex(index.table, index.vocab, np.array([[0, len(docs) + 5]]), index.params)
+    bad.save(path)
+    with pytest.raises(IndexCorruptError):
+        StoryIndex.load(path)
 
 
 def test_empty_and_tiny_inputs() -> None:
