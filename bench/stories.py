@@ -28,8 +28,9 @@ What it does:
 
 ``--perf DIR`` measures cost instead, on any corpus (the generated ones of
 ``bench/gen_corpus.py``): parsing without and with related lists, feature
-extraction, a full clustering (median of ``--repeat``), one-article
-incremental updates, saving and loading the story index; ``--index-too``
+extraction, a full clustering (median of ``--repeat``), ``--updates``
+one-article incremental updates (alternately an article rewritten with another
+one's text and a new article), saving and loading the story index; ``--index-too``
 also times a full `search` index build of the same folder in the same run,
 for the ratio (the issue's budget: stories ≤ 20 % of index time).
 
@@ -264,7 +265,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if sample:
         print(f"\n{len(sample)} random multi-article azure stories (seed {args.seed}):")
         for n, story in enumerate(sample, 1):
-            print(f"[{n}] {len(story)} articles")
+            print(f"[{n}] {len(story)} articles, story {predicted[story[0]]}")
             for key in sorted(story, key=lambda k: (by_key[k].published or dt.datetime.max.replace(
                     tzinfo=dt.timezone.utc), k)):
                 print(_line(by_key[key]))
@@ -320,10 +321,13 @@ def perf(args: argparse.Namespace) -> None:
         builds.append(time.perf_counter() - t0)
     rng = random.Random(args.seed)
     updates, touched = [], []
-    for row in rng.sample(rows, min(10, len(rows))):
-        moved = dataclasses.replace(row, ts=None if row.ts is None else row.ts + 3600)
+    for n in range(args.updates):
+        # alternately: an article rewritten with another one's text, and a new article
+        old, other = rng.sample(rows, 2)
+        row = dataclasses.replace(other, key=old.key, ts=old.ts) if n % 2 == 0 else \
+            dataclasses.replace(other, key=f"new/{n}.md")
         t0 = time.perf_counter()
-        after = index.update(upserted=[moved])
+        after = index.update(upserted=[row])
         after.stories()
         updates.append(time.perf_counter() - t0)
         touched.append(after.recomputed)
@@ -355,8 +359,10 @@ def perf(args: argparse.Namespace) -> None:
     print(f"features {t_features:.2f} s ({t_features / max(len(rows), 1) * 1e6:.0f} µs/article)")
     print(f"cluster (build + stories) median {statistics.median(builds):.2f} s of {len(builds)}: "
           f"{len(index.links)} links, {len(set(stories.values()))} stories, largest {max(sizes)}")
-    print(f"one-article update + stories: median {statistics.median(updates) * 1000:.0f} ms, "
-          f"max {max(updates) * 1000:.0f} ms of {len(updates)}; rows recomputed {sorted(touched)}")
+    print(f"one-article update + stories ({len(updates)}, alternately a rewritten and a new article): "
+          f"median {statistics.median(updates) * 1000:.0f} ms, max {max(updates) * 1000:.0f} ms; rows "
+          f"recomputed median {statistics.median(touched):.0f}, mean {statistics.mean(touched):.0f}, "
+          f"max {max(touched)}")
     print(f"save {t_save * 1000:.0f} ms, load {t_load * 1000:.0f} ms, {size / 1e6:.1f} MB")
     overhead = max(t_related - t_plain, 0.0) + t_features + statistics.median(builds)
     print(f"story overhead of a full build (related parsing + features + cluster): {overhead:.2f} s")
@@ -384,6 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-veto", action="store_true", help="turn the rare-name veto off")
     parser.add_argument("--perf", type=Path, metavar="DIR", help="time the stages on this corpus instead")
     parser.add_argument("--index-too", action="store_true", help="with --perf: also time a full index build")
+    parser.add_argument("--updates", type=int, default=30, help="with --perf: one-article updates to time")
     args = parser.parse_args(argv)
     if args.perf:
         perf(args)
