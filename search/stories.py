@@ -178,12 +178,15 @@ class StoryParams:
     low: float = 0.25
     rare_mass: float = 18.0  # nats of IDF
     rare_ratio: float = 256.0  # rare: in at most 1/rare_ratio of the articles...
-    rare_min_df: int = 3  # ...or in at most this many (small corpora)
+    rare_min_df: int = 20  # ...or in at most this many (small corpora)
     related_low: float = 0.25
     idf_power: float = 1.5
     name_veto: bool = True
     name_ratio: float = 1024.0  # a title name is rare in at most 1/name_ratio of the articles...
     name_max_df: int = 3  # ...or in at most this many
+    # IDF is computed as if this many unrelated articles were there too: in a
+    # corpus of a few hundred, a story's own words are in a tenth of it
+    background: int = 1024
 
     def fingerprint(self) -> str:
         """A short digest of the parameters, for an index to notice that they changed."""
@@ -251,7 +254,8 @@ class StoryIndex:
         new_part = FeatureTable.from_features(new_rows)
         table = FeatureTable.concat(self.table.take(kept), new_part)
         vocab, moved = self.vocab.updated(old_part.terms, new_part.terms)
-        if corpus_class(len(table)) != corpus_class(len(self.table)):
+        background = self.params.background
+        if corpus_class(len(table) + background) != corpus_class(len(self.table) + background):
             return StoryIndex(table, vocab, compute_links(table, vocab, self.params), self.params)
         affected = np.zeros(len(table), bool)
         affected[len(kept):] = True

@@ -64,6 +64,7 @@ class Thresholds:
     name_class: int  # ...or its df class is at most this (df ≤ 3)
     power: float
     veto: bool
+    background: int  # articles added to the corpus size for IDF
 
     @classmethod
     def of(cls, p: StoryParams) -> Thresholds:
@@ -77,7 +78,7 @@ class Thresholds:
             rare_mass=math.ceil(p.rare_mass / _UNIT),
             name_units=round(math.log2(p.name_ratio) * CLASSES_PER_DOUBLING),
             name_class=int(df_class(p.name_max_df)),
-            power=p.idf_power, veto=p.name_veto,
+            power=p.idf_power, veto=p.name_veto, background=p.background,
         )
 
     @property
@@ -101,7 +102,7 @@ class _Weights:
 
 def _weights(table: FeatureTable, vocab: Vocabulary, th: Thresholds, n_total: int) -> _Weights:
     """Weights of the table's postings in a corpus of `n_total` articles."""
-    n_class = corpus_class(n_total)
+    n_class = corpus_class(n_total + th.background)
     cls = vocab.classes(table.terms)
     units = np.maximum(n_class - cls, 0)
     table_units = np.arange(n_class + 1, dtype=np.float64)
@@ -214,13 +215,21 @@ def _text_links_local(table: FeatureTable, vocab: Vocabulary, th: Thresholds, is
     weights = _weights(table, vocab, th, n_total)
     row = table.row_of_posting()
     dense_terms = _dense_terms(vocab)
-    col = np.minimum(np.searchsorted(dense_terms, table.terms), len(dense_terms) - 1)
-    is_dense = dense_terms[col] == table.terms
-    dense = np.zeros((n, len(dense_terms)), np.int64)
+    k = len(dense_terms)
+    col = np.minimum(np.searchsorted(dense_terms, table.terms), max(k - 1, 0))
+    is_dense = dense_terms[col] == table.terms if k else np.zeros(len(table.terms), bool)
+    # the common terms as small dense rows: weight, presence, rare title names
+    dense = np.zeros((n, k), np.int64)
     dense[row[is_dense], col[is_dense]] = weights.w[is_dense]
+    present = np.zeros((n, k), bool)
+    present[row[is_dense], col[is_dense]] = True
+    named = np.zeros((n, k), bool)
+    named[row[is_dense], col[is_dense]] = weights.name_rare[is_dense]
+    dense_rare = np.zeros(k, np.int64)  # a term's rarity and units are the same in every row
+    dense_rare[col[is_dense]] = np.where(weights.rare[is_dense], weights.units[is_dense], 0)
     dense_norm = np.sqrt(np.einsum("ij,ij->i", dense.astype(np.float64), dense.astype(np.float64)))
 
-    cand = _sparse_candidates(table, weights, th, is_source, row, np.flatnonzero((weights.w > 0) & ~is_dense))
+    cand = _sparse_candidates(table, weights, th, is_source, row, np.flatnonzero(~is_dense))
     heavy = _dense_candidates(table, th, is_source, dense_norm)
     keys, first = np.unique(np.concatenate([cand.keys, heavy]), return_index=True)
     from_sparse = first < len(cand.keys)
@@ -233,13 +242,18 @@ def _text_links_local(table: FeatureTable, vocab: Vocabulary, th: Thresholds, is
     a, b = keys // n, keys % n
     # the common terms can add at most |a_dense|·|b_dense| (Cauchy-Schwarz):
     # skip the pairs that cannot reach the lowest threshold even so
-    bound = dots + dense_norm[a] * dense_norm[b] * (1 + 1e-9) + 2.0 * len(dense_terms)
+    bound = dots + dense_norm[a] * dense_norm[b] * (1 + 1e-9) + 2.0 * k
     hopeful = np.flatnonzero(bound >= th.lowest)
     a, b, keys = a[hopeful], b[hopeful], keys[hopeful]
     dots, rare, names_a, names_b = dots[hopeful], rare[hopeful], names_a[hopeful], names_b[hopeful]
     step = 1 << 16
     for i in range(0, len(a), step):
-        dots[i:i + step] += np.einsum("ij,ij->i", dense[a[i:i + step]], dense[b[i:i + step]])
+        pa, pb = a[i:i + step], b[i:i + step]
+        dots[i:i + step] += np.einsum("ij,ij->i", dense[pa], dense[pb])
+        both = present[pa] & present[pb]
+        rare[i:i + step] += both.astype(np.int64) @ dense_rare
+        names_a[i:i + step] += (named[pa] & present[pb]).sum(axis=1)
+        names_b[i:i + step] += (named[pb] & present[pa]).sum(axis=1)
     is_related = np.isin(keys, _related_pairs(table))
     ok = (dots >= th.high) | ((dots >= th.low) & (rare >= th.rare_mass)) | (is_related & (dots >= th.related))
     if th.veto:

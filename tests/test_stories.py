@@ -228,7 +228,9 @@ def test_rewordings_sharing_rare_names_link_below_the_high_threshold() -> None:
 
 
 def test_related_listing_is_evidence_but_never_enough_alone() -> None:
-    base = filler(120)
+    # "cloud" and "region" are common here, so the pair shares one rare word only
+    base = filler(120) + [doc(f"common/{i}.md", f"Cloud region news {i}", "A cloud provider opens a region.",
+                              provider=f"Common {i % 5}", day=-100 - 5 * i) for i in range(25)]
     a = doc("a.md", "Zarnova cloud region opens in Kelmor",
             "The provider starts a region for local customers.", provider="Wire One", url="https://one.example/a")
     b = doc("b.md", "Kelmor gets data centers",
@@ -390,6 +392,26 @@ def test_incremental_updates_equal_a_full_build(seed: int) -> None:
     assert partial  # the incremental path ran, not only full rebuilds
 
 
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_links_do_not_depend_on_how_many_terms_are_scored_densely(seed: int) -> None:
+    # the common-term rows only speed the candidate search up; every decision
+    # must come out the same whichever terms go through them
+    from search import story_links
+
+    rng = random.Random(seed)
+    table_docs = filler(40, seed) + _event_pool(rng)
+    index = StoryIndex.build(doc_features(d) for d in table_docs)
+    expected = index.link_keys()
+    saved = story_links.DENSE_TERMS
+    try:
+        for dense in (0, 3, 10_000):
+            story_links.DENSE_TERMS = dense
+            assert StoryIndex.build(doc_features(d) for d in table_docs).link_keys() == expected
+    finally:
+        story_links.DENSE_TERMS = saved
+
+
 def test_update_recomputes_only_near_the_change() -> None:
     docs = filler(300) + _event_docs()
     index = StoryIndex.build(doc_features(d) for d in docs)
@@ -403,9 +425,10 @@ def test_update_rebuilds_everything_when_the_corpus_size_class_moves() -> None:
     # IDF depends on the corpus size through its class ⌈4·log2 N⌉:
     # 128 → 129 articles moves it from 28 to 29, 121 → 122 does not
     docs = filler(128)
-    index = StoryIndex.build(doc_features(d) for d in docs[:121])
+    params = StoryParams(background=0)
+    index = StoryIndex.build((doc_features(d) for d in docs[:121]), params)
     assert index.update(upserted=[doc_features(docs[121])]).recomputed < 121
-    index = StoryIndex.build(doc_features(d) for d in docs)
+    index = StoryIndex.build((doc_features(d) for d in docs), params)
     crossed = index.update(upserted=[doc_features(dataclasses.replace(docs[0], key="new.md"))])
     assert crossed.recomputed == len(crossed) == 129
 
@@ -498,3 +521,32 @@ def test_gold_paths_exist_in_the_shared_corpus() -> None:
     listed += [p for pair in gold["dropped_links"]["pairs"] for p in pair]
     missing = [p for p in listed if not (SHARED_CORPUS / p).is_file()]
     assert not missing
+
+
+def test_bench_runs_end_to_end_on_a_tiny_corpus(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bench = _load_bench("bench_stories")
+    ai, azure = tmp_path / "ai", tmp_path / "azure"
+    same = "Orbitex and Quelmar connect Zarnova satellites to the cloud, the companies said."
+    files = {
+        ai / "_news/a.md": article_text("Orbitex launches Zarnova satellite cloud", excerpt=same,
+                                        provider="Wire One", url="https://one.example/a"),
+        ai / "_news/b.md": article_text("Zarnova satellite cloud from Orbitex goes live", excerpt=same,
+                                        provider="Wire Two", url="https://two.example/b"),
+        ai / "_news/c.md": article_text("Robots learn to walk", excerpt="Robots walked in a day.",
+                                        provider="Wire Three", url="https://three.example/c"),
+        azure / "_news/d.md": article_text("Quarterly results beat estimates", excerpt="Revenue grew.",
+                                           provider="Wire Four", url="https://four.example/d"),
+    }
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    gold = tmp_path / "gold.json"
+    gold.write_text(json.dumps({"stories": [["ai/_news/a.md", "ai/_news/b.md"]],
+                                "added_by_hand": {"paths": []}, "dropped_links": {"pairs": []}}))
+    assert bench.main(["--ai", str(ai), "--azure", str(azure), "--gold", str(gold), "--repeat", "1",
+                       "--sample", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "B-cubed   P=1.0000 R=1.0000 F1=1.0000" in out
+    assert "azure articles merged into gold stories: 0" in out
+    assert bench.main(["--perf", str(ai), "--repeat", "1", "--updates", "2"]) == 0
+    assert "one-article update" in capsys.readouterr().out
