@@ -176,7 +176,7 @@ class StoryParams:
     window_days: float = 3.0
     high: float = 0.40
     low: float = 0.25
-    rare_mass: float = 18.0  # nats of IDF
+    rare_mass: float = 24.0  # nats of IDF
     rare_ratio: float = 256.0  # rare: in at most 1/rare_ratio of the articles...
     rare_min_df: int = 20  # ...or in at most this many (small corpora)
     related_low: float = 0.25
