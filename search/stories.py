@@ -5,11 +5,13 @@ How two articles get linked (details in `story_links.py`):
 * the same normalised URL within the window (one article stored twice), or
 * published within `window_days` of each other by different providers, and
   the TF-IDF cosine of their words (title counted twice, then the excerpt;
-  sub-linear term counts, IDF raised to `idf_power`) reaches `high`, or
+  sub-linear term counts, IDF raised to `idf_power`, computed as if
+  `background` unrelated articles were there too) reaches `high`, or
   reaches `low` when they also share rare words (named entities, numbers,
-  event words: IDF units of shared terms found in at most 1/`rare_ratio` of
-  the articles summing to `rare_mass`), or reaches `related_low` when one
-  lists the other as related coverage (never enough on its own);
+  event words: the IDF of shared terms found in at most 1/`rare_ratio` of
+  the articles or in at most `rare_min_df` summing to `rare_mass` nats), or
+  reaches `related_low` when one lists the other as related coverage (the
+  listing alone is never enough);
 * but never when each title names a rare entity the other article does not
   mention at all (two companies' identical press releases).
 
