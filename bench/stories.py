@@ -257,7 +257,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     print("size histogram: " + ", ".join(f"{size}:{count}" for size, count in sorted(sizes.items())))
     print(f"time: parse {t_load:.1f} s (from cache: {cached}), features "
           f"{t_features:.2f} s, cluster (build + stories) median {statistics.median(times):.3f} s of "
-          f"{len(times)}, re-adding one unchanged article median {statistics.median(update_times) * 1000:.1f} ms")
+          f"{len(times)}, re-adding one unchanged article median "
+          f"{statistics.median(update_times) * 1000:.1f} ms")
     if args.misses:
         for kind, pairs in (("MISSED", scores.missed), ("FALSE", scores.false)):
             for a, b in pairs:
