@@ -26,6 +26,10 @@ What it does:
 * prints ``--sample`` random multi-article azure stories (``--seed``) for a
   human to judge whether each is one event.
 
+``--check-incremental STEPS`` starts from 80 % of the articles and applies
+random batches of deletions, additions and rewrites with `StoryIndex.update`,
+checking after each that links and story ids equal a full build.
+
 ``--perf DIR`` measures cost instead, on any corpus (the generated ones of
 ``bench/gen_corpus.py``): parsing without and with related lists, feature
 extraction, a full clustering (median of ``--repeat``), ``--updates``
@@ -228,6 +232,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         index.update(upserted=[row]).stories()
         update_times.append(time.perf_counter() - t0)
 
+    if args.check_incremental:
+        check_incremental(rows, params, args.check_incremental, args.seed)
+
     ai_keys = sorted(k for k in by_key if k.startswith("ai/"))
     gold = load_gold(args.gold, args.gold_variant)
     scores = score(predicted, gold, ai_keys)
@@ -272,6 +279,36 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 print(_line(by_key[key]))
     return {"scores": dataclasses.asdict(scores), "azure_in_gold": azure_in_gold, "largest": max(sizes),
             "largest_azure": max(azure_sizes, default=0), "cluster_seconds": statistics.median(times)}
+
+
+def check_incremental(rows: list[Any], params: StoryParams, steps: int, seed: int) -> None:
+    """Random edit batches applied with `StoryIndex.update`, each compared with
+    a full build of the same articles (links and story ids must be equal)."""
+    rng = random.Random(seed)
+    rows = rows[:]
+    rng.shuffle(rows)
+    start = len(rows) * 4 // 5
+    current = {r.key: r for r in rows[:start]}
+    pool = rows[start:]
+    index = StoryIndex.build(current.values(), params)
+    for step in range(steps):
+        removed = rng.sample(sorted(current), min(len(current), rng.randint(0, 30)))
+        for key in removed:
+            del current[key]
+        upserted = [pool.pop() for _ in range(min(len(pool), rng.randint(0, 40)))]
+        upserted += [dataclasses.replace(rng.choice(rows), key=key)
+                     for key in rng.sample(sorted(current), min(len(current), rng.randint(0, 10)))]
+        for row in upserted:
+            current[row.key] = row
+        t0 = time.perf_counter()
+        index = index.update(removed=removed, upserted=upserted)
+        took = time.perf_counter() - t0
+        full = StoryIndex.build(current.values(), params)
+        same = index.link_keys() == full.link_keys() and index.stories() == full.stories()
+        print(f"incremental step {step + 1}: -{len(removed)} +/~{len(upserted)} articles, {index.recomputed} "
+              f"rows recomputed, {took * 1000:.0f} ms: {'equal to a full build' if same else 'DIFFERENT'}")
+        if not same:
+            raise SystemExit("incremental update differs from a full build")
 
 
 def perf(args: argparse.Namespace) -> None:
@@ -389,6 +426,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name,
                                 type=float if f.type == "float" else int)
     parser.add_argument("--no-veto", action="store_true", help="turn the rare-name veto off")
+    parser.add_argument("--check-incremental", type=int, default=0, metavar="STEPS",
+                        help="apply STEPS random edit batches incrementally, each checked against a build")
     parser.add_argument("--perf", type=Path, metavar="DIR", help="time the stages on this corpus instead")
     parser.add_argument("--index-too", action="store_true", help="with --perf: also time a full index build")
     parser.add_argument("--updates", type=int, default=30, help="with --perf: one-article updates to time")

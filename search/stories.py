@@ -39,7 +39,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import IndexCorruptError, IndexIncompatibleError
-from .story_links import NO_TIME, FeatureTable, Vocabulary, components, compute_links, corpus_class
+from .story_links import components, compute_links
+from .story_table import NO_TIME, FeatureTable, Vocabulary, corpus_class
 from .story_text import article_terms, normalize_url, term_hash, text_hash
 
 if TYPE_CHECKING:

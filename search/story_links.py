@@ -3,7 +3,8 @@
 Articles live in a columnar `FeatureTable` (one row per article, terms as
 64-bit hashes). Two articles are linked when
 
-* their normalised URLs are equal (the same article stored twice), or
+* their normalised URLs are equal and they were published within the window
+  of each other (the same article stored twice), or
 * they were published within the window of each other, come from different
   providers, their titles do not name different rare entities, and the
   TF-IDF cosine of their terms clears a threshold (a lower one when they share
