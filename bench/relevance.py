@@ -1,560 +1,549 @@
-"""Relevance benchmark: known-item queries from the corpus, our engine vs peers.
+"""Relevance benchmark v2: known-item queries from the corpus, our engine vs peers.
 
 Run it from the repository root:
 
-    .venv/bin/python bench/relevance.py [CORPUS_DIR ...]     (default ../shared/corpus)
+    .venv/bin/python bench/relevance.py --seeds 1 --workdir /tmp/relbench
 
-Queries nobody can tune by hand come from the corpus itself. An article's
-`related` list names other outlets' coverage of the same story; each related
-title of 3 words or more that is not the article's own title (compared
-case- and space-insensitively) is a query. Its relevant answers are the article
-that lists it plus every corpus article whose URL (webUrl or originalUrl)
-equals the related item's URL. Only the articles' own title, excerpt and
-topics are indexed (never related titles), so a query can only be answered by
-matching one outlet's headline against another's article. Identical
-(query, relevant set) pairs are counted once; the same title listed by two
-articles is two queries, because their relevant sets differ.
+Default corpus: ../shared/corpus and ../shared/corpus-azure, indexed together
+(their relative paths do not collide; a collision is refused). Four query
+sets (`--sets`, default all): S (simulated known-item queries), S-typo (the
+same with one typo), H (pasted related headlines at story level) and v1 (the
+first benchmark's headlines, saturated for every engine, kept as a regression
+guard); `bench/relevance_sets.py` says exactly how each is made and
+`bench/relevance_metrics.py` what is measured (MRR@10, success@10, nDCG@10,
+ceiling, a bootstrap interval over targets or listing articles).
 
-Metrics, over the top k=10 results of every query:
+Engines, all on the same files in the same run (`bench/relevance_engines.py`):
+ours through its public API, and SQLite FTS5 and tantivy (`bench/peers.py`),
+each peer in both `and` and `or` mode. A peer's score on a set is its better
+mode (by MRR@10, then nDCG@10, then name), and the best peer is the best of all
+peer configurations, so the comparison is as kind to the peers as it can be.
+Equal scores: the peers order them by path; ours by its own rule (newest, then
+path, since 48003e0).
 
-* MRR@10: the mean over queries of 1/rank of the first relevant result
-  (0 when no relevant result is in the top 10);
-* recall@10: the fraction of queries with at least one relevant result in the
-  top 10 (success@10: each query has one "known item", possibly with copies);
-* ms/query: mean wall time per query, the median over `--repeat` timed passes
-  (after one untimed pass that also produces the rankings). "ranked" is the
-  top 10 alone (ours still computes its exact total, which it always does);
-  "+facets" adds the exact total and provider counts over all matches (ours:
-  the default `SearchRequest`, which also highlights the hits).
-
-Engines, all built from the same files in the same run:
-
-* ours: `search.indexer.build_index` into a temporary folder, then
-  `Searcher.search(SearchRequest(query, limit=10))`, the public API as
-  shipped; the query text is passed verbatim, as a user pastes it;
-* sqlite-fts5 and tantivy: `bench/peers.py` (query semantics documented there).
-
-The queries are also split in two halves by a hash of the listing article's
-path (so every query of one article lands in the same half): tune on half A,
-check on half B. With few articles carrying `related` lists the query set is
-small and its queries are correlated (one story can contribute dozens), so the
-script also prints a bootstrap interval, resampling listing articles rather
-than queries, for our MRR lead over the best peer.
+S and S-typo depend on the seed (`--seed N`, or `--seeds 1,2,3` for a table
+per seed and their mean); H and v1 do not. Tune on some seeds and report
+one you never tuned on.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import random
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# `peers` lives next to this file; importable both as a script and from tests
+# the bench modules live next to this file; importable both as a script and from tests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from peers import PeerDoc, fts5_peer, peer_docs, tantivy_peer
+from peers import default_weights, to_peer_doc
+from relevance_engines import (
+    ENGINE_NAMES,
+    Built,
+    SetRun,
+    SettingError,
+    answer_set,
+    close_all,
+    configurations,
+    corpus_cache_key,
+    corpus_fingerprint,
+    engine_key,
+    engine_revision,
+    make_engine,
+    parse_ranking,
+    parse_request,
+    prepare,
+    warm_up,
+)
+from relevance_metrics import (
+    METRIC_NAMES,
+    METRICS,
+    K,
+    PerQuery,
+    Quality,
+    ceiling,
+    cluster_bootstrap,
+    mean_quality,
+    per_query,
+    quality,
+    reciprocal_rank,
+)
+from relevance_sets import (
+    KS,
+    Corpus,
+    KnownItem,
+    Query,
+    TermStats,
+    extract_queries,
+    headline_queries,
+    load_articles,
+    load_corpus,
+    normalize_title,
+    read_corpus,
+    save_corpus,
+    select_targets,
+    simulated_queries,
+    title_key,
+    typo_queries,
+)
 
-from search.documents import Article, parse_article, walk_corpus
-from search.errors import SkipFile
+__all__ = ["KnownItem", "Query", "ceiling", "extract_queries", "load_articles", "main",
+           "normalize_title", "parse_ranking", "quality", "reciprocal_rank"]
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_CORPUS = REPO.parent / "shared" / "corpus"
-K = 10
-MIN_QUERY_WORDS = 3
+SHARED = REPO.parent / "shared"
+DEFAULT_ROOTS = (SHARED / "corpus", SHARED / "corpus-azure")
+DEFAULT_TARGETS = ((SHARED / "corpus" / "ai", None), (SHARED / "corpus-azure", 400))
+DEFAULT_HEADLINES = SHARED / "corpus" / "ai"
+DEFAULT_V1 = SHARED / "corpus"
+SET_NAMES = ("S", "S-typo", "H", "v1")
+CLUSTER_NAMES = {"S": "targets", "S-typo": "targets", "H": "listing articles", "v1": "listing articles"}
 
 
-# ----------------------------------------------------------------- queries
-
-
-@dataclass(frozen=True)
-class KnownItem:
-    """One known-item query: a related title and the articles that answer it."""
-
-    text: str
-    relevant: frozenset[str]  # corpus paths
-    source: str  # path of the article whose `related` list holds the title
-
-    @property
-    def half(self) -> str:
-        """'A' or 'B', stable across runs and machines (not Python's salted hash)."""
-        return "A" if hashlib.blake2b(self.source.encode()).digest()[0] % 2 == 0 else "B"
-
-
-def normalize_title(text: str) -> str:
-    """A title compared case- and whitespace-insensitively."""
-    return " ".join(text.casefold().split())
-
-
-def load_articles(
-    roots: Sequence[Path], on_skip: Callable[[str, str], None] | None = None
-) -> list[Article]:
-    """Every indexable article under `roots`, with its related list.
-
-    Files are skipped exactly when our indexer skips them (any parse failure).
-    Raises ValueError when two roots hold the same relative path, since hits
-    are identified by that path.
-    """
-    articles: dict[str, Article] = {}
-    for root in roots:
-        for cf in walk_corpus(Path(root)):
-            try:
-                with open(cf.abspath, "rb") as fh:
-                    article = parse_article(cf.relpath, fh.read(), with_related=True)
-            except (OSError, SkipFile) as exc:
-                if on_skip is not None:
-                    on_skip(str(cf.abspath), str(exc))
-                continue
-            except Exception as exc:  # noqa: BLE001 - the indexer skips these too
-                if on_skip is not None:
-                    on_skip(str(cf.abspath), f"unexpected error: {type(exc).__name__}: {exc}")
-                continue
-            if article.path in articles:
-                raise ValueError(f"{article.path}: the same relative path is in two corpus roots")
-            articles[article.path] = article
-    return [articles[p] for p in sorted(articles)]
-
-
-def extract_queries(articles: Iterable[Article]) -> list[KnownItem]:
-    """The known-item queries of a corpus (see the module docstring), in a
-    stable order: by listing article path, then by position in its list."""
-    articles = sorted(articles, key=lambda a: a.path)
-    by_url: dict[str, set[str]] = {}
-    for a in articles:
-        for url in {a.url, a.original_url} - {""}:
-            by_url.setdefault(url, set()).add(a.path)
-    seen: set[tuple[str, frozenset[str]]] = set()
-    out: list[KnownItem] = []
-    for a in articles:
-        own = normalize_title(a.title)
-        for rel in a.related:
-            text = " ".join(rel.title.split())
-            norm = normalize_title(text)
-            if len(norm.split()) < MIN_QUERY_WORDS or norm == own:
-                continue
-            relevant = frozenset({a.path} | (by_url.get(rel.url, set()) if rel.url else set()))
-            key = (norm, relevant)
-            if key in seen:
-                continue
-            seen.add(key)
-            out.append(KnownItem(text, relevant, a.path))
-    return out
-
-
-# ----------------------------------------------------------------- metrics
-
-
-def reciprocal_rank(ranked: Sequence[str], relevant: frozenset[str] | set[str], k: int = K) -> float:
-    """1/rank of the first relevant path in the top `k`, else 0."""
-    for i, path in enumerate(ranked[:k]):
-        if path in relevant:
-            return 1.0 / (i + 1)
-    return 0.0
-
-
-@dataclass(frozen=True)
-class Quality:
-    """MRR@k and recall@k (success@k) over a set of queries."""
-
-    mrr: float
-    recall: float
-    n: int
-
-
-def quality(rankings: Sequence[Sequence[str]], queries: Sequence[KnownItem], k: int = K) -> Quality:
-    """Score rankings (one per query, same order as `queries`)."""
-    if len(rankings) != len(queries):
-        raise ValueError("one ranking per query")
-    if not queries:
-        return Quality(0.0, 0.0, 0)
-    rrs = [reciprocal_rank(r, q.relevant, k) for r, q in zip(rankings, queries, strict=True)]
-    return Quality(sum(rrs) / len(rrs), sum(rr > 0 for rr in rrs) / len(rrs), len(rrs))
-
-
-def ceiling(queries: Sequence[KnownItem], k: int = K) -> tuple[float, bool]:
-    """The best MRR@k any engine can reach, and whether it is exact.
-
-    Queries with the same text get the same ranking from any deterministic
-    engine, so when one headline is listed by several articles that share no
-    relevant answer, only one of them can be answered at rank 1, the next at
-    rank 2 at best, and so on. Per group of identical texts: when one article
-    answers them all, every query can be at rank 1; when no article answers
-    two of them, the best is 1 + 1/2 + ... + 1/min(n, k); otherwise the bound
-    used is n (every query at rank 1), which is not tight (hence `exact`).
-    """
-    groups: dict[str, list[frozenset[str]]] = {}
-    for q in queries:
-        groups.setdefault(q.text, []).append(q.relevant)
-    total, exact = 0.0, True
-    for sets in groups.values():
-        n = len(sets)
-        if frozenset.intersection(*sets):
-            total += n
-        elif sum(len(s) for s in sets) == len(frozenset.union(*sets)):
-            total += sum(1 / r for r in range(1, min(n, k) + 1))
-        else:
-            total += n
-            exact = False
-    return (total / len(queries) if queries else 0.0), exact
-
-
-def cluster_bootstrap(
-    diffs: Sequence[float], clusters: Sequence[str], rounds: int = 2000, seed: int = 4
-) -> tuple[float, float]:
-    """95% interval of the mean of per-query `diffs`, resampling whole clusters
-    (listing articles): queries of one article share a story, so resampling
-    them one by one would overstate the certainty."""
-    groups: dict[str, list[float]] = {}
-    for d, c in zip(diffs, clusters, strict=True):
-        groups.setdefault(c, []).append(d)
-    keys = sorted(groups)
-    if not keys:
-        return 0.0, 0.0
-    rng = random.Random(seed)
-    means = []
-    for _ in range(rounds):
-        picked = [groups[rng.choice(keys)] for _ in keys]
-        n = sum(len(g) for g in picked)
-        means.append(sum(sum(g) for g in picked) / n)
-    means.sort()
-    return means[int(0.025 * rounds)], means[int(0.975 * rounds) - 1]
-
-
-# ----------------------------------------------------------------- engines
-
-
-class OurEngine:
-    """Our engine through its public API: build_index + Searcher.search."""
-
-    name = "ours (whoosh)"
-
-    def __init__(self, roots: Sequence[Path], ranking: Any = None) -> None:
-        """`ranking`: a `search.engine.Ranking` to try instead of the shipped one."""
-        self.roots = [Path(r) for r in roots]
-        self.ranking = ranking
-        self._searcher: Any = None
-
-    def build(self, docs: Iterable[PeerDoc], workdir: Path) -> None:
-        """Index the corpus roots (our indexer reads the files itself; `docs`
-        is ignored, `peer_docs` read the same files the same way)."""
-        from search.indexer import build_index
-        from search.searcher import Searcher
-
-        index_dir = workdir / "whoosh"
-        build_index(index_dir, self.roots, full=True, on_skip=lambda p, r: None)
-        self._searcher = Searcher(index_dir, self.ranking)
-
-    def search(self, query: str, k: int = K) -> list[str]:
-        """Top-k paths with nothing extra computed (no facets, no highlights)."""
-        from search.searcher import SearchRequest
-
-        page = self._searcher.search(SearchRequest(query, limit=k, facets=(), highlight=False))
-        return [h.path for h in page.hits]
-
-    def search_with_facets(self, query: str, k: int = K) -> tuple[int, list[str], dict[str, int]]:
-        """The default request as the CLI makes it: total, provider facet, highlights."""
-        from search.searcher import SearchRequest
-
-        page = self._searcher.search(SearchRequest(query, limit=k, facet_size=10**9))
-        counts = {str(v.value): v.count for v in page.facets["provider"].values}
-        return page.total, [h.path for h in page.hits], counts
-
-    def close(self) -> None:
-        if self._searcher is not None:
-            self._searcher.close()
+# ----------------------------------------------------------------- results
 
 
 @dataclass
-class EngineRun:
-    """One engine's results in one benchmark run."""
+class SetResult:
+    """One query set's queries and every configuration's answers."""
 
     name: str
-    rankings: list[list[str]] = field(default_factory=list)
-    build_s: float = 0.0
-    ms_ranked: list[float] = field(default_factory=list)  # one mean per timed pass
-    ms_facets: list[float] = field(default_factory=list)
-    error: str = ""
+    seed: int | None
+    queries: list[Query]
+    runs: list[SetRun]
+    labels: dict[str, str]  # configuration name -> engine label
 
+    @property
+    def title(self) -> str:
+        return self.name if self.seed is None else f"{self.name}, seed {self.seed}"
 
-def _time_pass(fn: Callable[[str, int], Any], texts: Sequence[str], k: int) -> float:
-    """Mean milliseconds per query over one pass."""
-    started = time.perf_counter()
-    for text in texts:
-        fn(text, k)
-    return (time.perf_counter() - started) * 1000 / max(len(texts), 1)
+    def scores(self, config: str) -> list[PerQuery]:
+        run = next(r for r in self.runs if r.config == config)
+        return [per_query(r, q.relevant) for r, q in zip(run.rankings, self.queries, strict=True)]
 
+    def quality(self, config: str) -> Quality:
+        return mean_quality(self.scores(config))
 
-def run_benchmark(
-    roots: Sequence[Path],
-    queries: Sequence[KnownItem],
-    engines: Sequence[tuple[str, Callable[[], Any]]],
-    workdir: Path,
-    k: int = K,
-    repeat: int = 5,
-) -> list[EngineRun]:
-    """Build every engine on the same files, rank every query, time the passes.
+    @property
+    def ours(self) -> str | None:
+        return next((r.config for r in self.runs if self.labels[r.config] == "ours"), None)
 
-    Timed passes interleave the engines (engine order rotates each round), so
-    a slow spell of a noisy machine does not land on one engine only.
-    """
-    docs = peer_docs(roots)
-    texts = [q.text for q in queries]
-    runs: list[EngineRun] = []
-    live: list[tuple[EngineRun, Any]] = []
-    for label, make in engines:
-        run = EngineRun(label)
-        runs.append(run)
-        try:
-            engine = make()
-        except ImportError as exc:
-            run.error = str(exc)
-            continue
-        run.name = getattr(engine, "name", label)
-        folder = workdir / label
-        folder.mkdir(parents=True, exist_ok=True)
-        started = time.perf_counter()
-        engine.build(docs, folder)
-        run.build_s = time.perf_counter() - started
-        # the untimed pass: rankings from the full request, and a warm cache
-        for text in texts:
-            run.rankings.append(engine.search_with_facets(text, k)[1])
-        live.append((run, engine))
-    for r in range(repeat):
-        order = live[r % len(live):] + live[: r % len(live)] if live else []
-        for run, engine in order:
-            run.ms_ranked.append(_time_pass(engine.search, texts, k))
-            run.ms_facets.append(_time_pass(engine.search_with_facets, texts, k))
-    for _, engine in live:
-        close = getattr(engine, "close", None)
-        if close is not None:
-            close()
-    return runs
+    def peer_configs(self) -> list[str]:
+        return [r.config for r in self.runs if self.labels[r.config] != "ours"]
+
+    def _rank(self, config: str) -> tuple[float, float, str]:
+        q = self.quality(config)
+        return (-q.mrr, -q.ndcg, config)
+
+    def better_modes(self) -> dict[str, str]:
+        """Each peer's better configuration on this set."""
+        best: dict[str, str] = {}
+        for config in self.peer_configs():
+            label = self.labels[config]
+            if label not in best or self._rank(config) < self._rank(best[label]):
+                best[label] = config
+        return best
+
+    def best_peer(self) -> str | None:
+        peers = self.peer_configs()
+        return min(peers, key=self._rank) if peers else None
 
 
 # ----------------------------------------------------------------- report
 
 
-def _fmt_ms(values: Sequence[float]) -> str:
-    return f"{statistics.median(values):.2f}" if values else "-"
+def _f(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
 
 
-def report(runs: Sequence[EngineRun], queries: Sequence[KnownItem], k: int = K) -> str:
-    """The result tables as Markdown."""
-    halves = {h: [i for i, q in enumerate(queries) if q.half == h] for h in "AB"}
-    lines = [
-        f"| engine | MRR@{k} | recall@{k} | ms/query ranked | ms/query +total+facets | build s |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for run in runs:
-        if run.error:
-            lines.append(f"| {run.name} | - | - | - | - | - |  ({run.error})")
-            continue
-        qa = quality(run.rankings, queries, k)
-        lines.append(
-            f"| {run.name} | {qa.mrr:.3f} | {qa.recall:.3f} | {_fmt_ms(run.ms_ranked)} "
-            f"| {_fmt_ms(run.ms_facets)} | {run.build_s:.2f} |"
-        )
-    na, nb = len(halves["A"]), len(halves["B"])
-    lines += [
-        "",
-        f"| engine | MRR@{k} half A ({na} q) | recall@{k} A | MRR@{k} half B ({nb} q) | recall@{k} B |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for run in runs:
-        if run.error:
-            continue
-        cells = []
-        for h in "AB":
-            idx = halves[h]
-            qh = quality([run.rankings[i] for i in idx], [queries[i] for i in idx], k)
-            cells += [f"{qh.mrr:.3f}", f"{qh.recall:.3f}"]
-        lines.append(f"| {run.name} | " + " | ".join(cells) + " |")
-    best_possible, exact = ceiling(queries, k)
-    lines += [
-        "",
-        f"ceiling: the best MRR@{k} any ranking can reach on these queries is {best_possible:.3f}"
-        + ("" if exact else " (an upper bound)")
-        + " (identical query texts listed by different articles cannot all be answered at rank 1)",
-    ]
-    ok = [r for r in runs if not r.error]
-    if len(ok) >= 2 and queries:
-        ours, peers = ok[0], ok[1:]
-        best = max(peers, key=lambda r: quality(r.rankings, queries, k).mrr)
-        diffs = [
-            reciprocal_rank(a, q.relevant, k) - reciprocal_rank(b, q.relevant, k)
-            for a, b, q in zip(ours.rankings, best.rankings, queries, strict=True)
-        ]
-        lo, hi = cluster_bootstrap(diffs, [q.source for q in queries])
-        lines += [
-            "",
-            f"{ours.name} minus best peer ({best.name}) MRR@{k}: {sum(diffs) / len(diffs):+.3f} "
-            f"(95% bootstrap interval over listing articles: {lo:+.3f} .. {hi:+.3f})",
-        ]
+def _clean(text: str, limit: int = 90) -> str:
+    """Corpus text for a terminal and a Markdown cell: control characters escaped."""
+    out = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text).replace("|", "\\|")
+    return out if len(out) <= limit else out[: limit - 1] + "…"
+
+
+def describe(result: SetResult) -> str:
+    """One line on what the set holds."""
+    qs = result.queries
+    clusters = len({q.cluster for q in qs})
+    if result.name in ("S", "S-typo"):
+        words = [s for q in qs for s in q.from_target]
+        share = sum(words) / len(words) if words else 0.0
+        line = (f"{len(qs)} queries, {clusters} targets × k = {', '.join(map(str, KS))}; "
+                f"{share:.1%} of words from the target")
+        if result.name == "S-typo":
+            unchanged = sum(not q.edit for q in qs)
+            line += (f"; {len(qs) - unchanged} edited, {unchanged} "
+                     f"({unchanged / max(len(qs), 1):.1%}) kept unchanged (no word of 5+ letters)")
+        return line
+    texts = len({title_key(q.text) for q in qs})
+    return f"{len(qs)} queries ({texts} distinct texts) from {clusters} listing articles"
+
+
+def set_table(result: SetResult, s_result: SetResult | None = None) -> str:
+    """The Markdown report of one query set."""
+    by_k = result.name in ("S", "S-typo")
+    head = f"| engine | {' | '.join(METRIC_NAMES[m] for m in METRICS)} |"
+    rule = "|---|" + "---:|" * len(METRICS)
+    if by_k:
+        head += "".join(f" MRR k={k} |" for k in KS)
+        rule += "---:|" * len(KS)
+    head += " ms/query |"
+    rule += "---:|"
+    lines = [f"### {result.title}: {describe(result)}", "", head, rule]
+    for run in result.runs:
+        q = result.quality(run.config)
+        row = f"| {run.config} | {_f(q.mrr)} | {_f(q.success)} | {_f(q.ndcg)} |"
+        if by_k:
+            scores = result.scores(run.config)
+            for k in KS:
+                rr = [s.rr for s, qq in zip(scores, result.queries, strict=True) if qq.k == k]
+                row += f" {_f(sum(rr) / len(rr)) if rr else '-'} |"
+        lines.append(row + f" {run.ms_median:.2f} |")
+    top = ceiling(result.queries, key=title_key)
+    lines.append(f"| ceiling{'' if top.exact else ' (bound)'} | {_f(top.mrr)} | {_f(top.success)} | "
+                 f"{_f(top.ndcg)} |" + " |" * (len(KS) if by_k else 0) + " |")
+    lines.append("")
+    for run in result.runs:
+        if run.errors:
+            first = _clean(run.first_error, 200)
+            lines.append(f"**{run.config}: {run.errors} queries raised** (first: {first})")
+    if result.name == "H":
+        lines.append(f"ceiling check: {top.mrr:.3f} "
+                     + ("(1.0 by construction: every headline is one distinct query)"
+                        if top.mrr == 1.0 else "**not 1.0: the H set is not what it should be**"))
+    modes = result.better_modes()
+    if modes:
+        lines.append("better mode per peer (by MRR@10): " + ", ".join(
+            f"{label} → {config} ({_f(result.quality(config).mrr)})" for label, config in modes.items()))
+    ours, best = result.ours, result.best_peer()
+    if ours and best and result.queries:
+        a, b = result.scores(ours), result.scores(best)
+        clusters = [q.cluster for q in result.queries]
+        parts = []
+        for metric in METRICS:
+            diffs = [getattr(x, metric) - getattr(y, metric) for x, y in zip(a, b, strict=True)]
+            lo, hi = cluster_bootstrap(diffs, clusters)
+            parts.append(f"{METRIC_NAMES[metric]} {sum(diffs) / len(diffs):+.3f} [{lo:+.3f}, {hi:+.3f}]")
+        n_clusters = len(set(clusters))
+        lines.append(f"{ours} − best peer ({best}), 95% bootstrap interval over {n_clusters} "
+                     f"{CLUSTER_NAMES.get(result.name, 'clusters')}: " + "; ".join(parts))
+        wins = sum(x.rr > y.rr for x, y in zip(a, b, strict=True))
+        losses = sum(x.rr < y.rr for x, y in zip(a, b, strict=True))
+        lines.append(f"per query (reciprocal rank): {ours} better on {wins}, {best} better on {losses}, "
+                     f"equal on {len(a) - wins - losses}")
+    if s_result is not None:
+        kept = []
+        for run in result.runs:
+            base = s_result.quality(run.config).mrr
+            kept.append(f"{run.config} {result.quality(run.config).mrr / base:.1%}" if base else
+                        f"{run.config} -")
+        lines.append("share of its S MRR@10 kept on S-typo: " + ", ".join(kept))
     return "\n".join(lines)
 
 
-def misses(run: EngineRun, queries: Sequence[KnownItem], k: int = K) -> str:
-    """Queries an engine did not answer at rank 1, for error analysis."""
-    out = []
-    for ranking, q in zip(run.rankings, queries, strict=True):
-        rr = reciprocal_rank(ranking, q.relevant, k)
-        if rr < 1.0:
-            rank = f"rank {round(1 / rr)}" if rr else f"not in top {k}"
-            out.append(f"{run.name}: {rank}: {q.text!r} -> {sorted(q.relevant)} (top: {ranking[:3]})")
-    return "\n".join(out)
+def seeds_table(results: Sequence[SetResult], name: str) -> str:
+    """The per-seed MRR@10 of one seeded set, and the means over seeds."""
+    mine = [r for r in results if r.name == name]
+    if len(mine) < 2:
+        return ""
+    configs = [run.config for run in mine[0].runs]
+    lines = [f"### {name}, mean over seeds {', '.join(str(r.seed) for r in mine)}", "",
+             "| engine | " + " | ".join(f"MRR seed {r.seed}" for r in mine)
+             + " | mean MRR@10 | mean success@10 | mean nDCG@10 |",
+             "|---|" + "---:|" * (len(mine) + 3)]
+    for config in configs:
+        qs = [r.quality(config) for r in mine]
+        mean = [sum(q.get(m) for q in qs) / len(qs) for m in METRICS]
+        lines.append(f"| {config} | " + " | ".join(_f(q.mrr) for q in qs) + " | "
+                     + " | ".join(_f(x) for x in mean) + " |")
+    diffs = []
+    for r in mine:
+        ours, best = r.ours, r.best_peer()
+        diffs.append(r.quality(ours).mrr - r.quality(best).mrr if ours and best else None)
+    if all(d is not None for d in diffs):
+        shown = [f"{d:+.3f}" for d in diffs if d is not None]
+        mean_d = sum(d for d in diffs if d is not None) / len(diffs)
+        lines.append("| ours − best peer of the seed | " + " | ".join(shown) + f" | {mean_d:+.3f} | | |")
+    return "\n".join(lines)
 
 
-ENGINE_NAMES = ("ours", "fts5", "tantivy")
+def misses(result: SetResult, corpus: Corpus, count: int = 20) -> str:
+    """The queries ours loses most on against the best peer, with each
+    engine's top 3 titles (relevant ones starred)."""
+    ours, best = result.ours, result.best_peer()
+    if not ours or not best:
+        return f"### misses on {result.title}: needs ours and a peer"
+    titles = {a.path: a.title for a in corpus.articles}
+    rankings = {run.config: run.rankings for run in result.runs}
+    shown = [ours, *result.better_modes().values()]
+    a, b = result.scores(ours), result.scores(best)
+    order = sorted((x.rr - y.rr, -y.rr, i) for i, (x, y) in enumerate(zip(a, b, strict=True)) if x.rr < y.rr)
+    lines = [f"### worst losses of {ours} vs {best} on {result.title} "
+             f"({len(order)} losses, {min(count, len(order))} shown)"]
+    for n, (_, _, i) in enumerate(order[:count], 1):
+        q = result.queries[i]
+        extra = f" (k={q.k}, from target: {''.join('T' if s else 'n' for s in q.from_target)})" if q.k else ""
+        if q.edit:
+            extra += f" (typo of {q.original!r}: {q.edit})"
+        lines += ["", f"{n}. {_clean(q.text)!r}{extra}",
+                  f"   wanted: {_clean(titles.get(q.cluster, q.cluster))} [{q.cluster}]"
+                  + (f" and {len(q.relevant) - 1} more" if len(q.relevant) > 1 else "")]
+        for config in shown:
+            top = rankings[config][i][:3]
+            rr = reciprocal_rank(rankings[config][i], q.relevant)
+            cells = [("*" if p in q.relevant else "") + _clean(titles.get(p, p), 60) for p in top]
+            lines.append(f"   {config} (rr {rr:.2f}): " + " · ".join(cells or ["(nothing)"]))
+    return "\n".join(lines)
 
 
-def parse_ranking(settings: Sequence[str]) -> Any:
-    """`search.engine.Ranking` with some fields overridden by NAME=VALUE
-    settings (`b.title=0.5` sets one field's b), or None for the shipped one.
-    For A/B runs of scoring parameters without editing the engine."""
-    if not settings:
-        return None
-    import dataclasses
-
-    try:  # where the scoring parameters live has moved between revisions
-        from search.snapshot import Ranking
-    except ImportError:
-        from search.engine import Ranking
-
-    base = Ranking()
-    fields = {f.name for f in dataclasses.fields(base)}
-    changes: dict[str, Any] = {}
-    b = dict(base.b)
-    for item in settings:
-        name, sep, value = item.partition("=")
-        name = name.strip()
-        try:
-            number = float(value)
-        except ValueError:
-            raise ValueError(f"--ranking {item!r}: expected NAME=NUMBER") from None
-        if not sep:
-            raise ValueError(f"--ranking {item!r}: expected NAME=NUMBER")
-        if name.startswith("b."):
-            b[name[2:]] = number
-        elif name in fields and name != "b":
-            changes[name] = number
-        else:
-            raise ValueError(f"--ranking {item!r}: unknown field; Ranking has {', '.join(sorted(fields))}")
-    return dataclasses.replace(base, b=tuple(b.items()), **changes)
+def to_json(results: Sequence[SetResult], built: Sequence[Built], meta: dict[str, Any]) -> dict[str, Any]:
+    """Every query with every configuration's top 10 and scores."""
+    sets = []
+    for r in results:
+        scores = {run.config: r.scores(run.config) for run in r.runs}
+        queries = []
+        for i, q in enumerate(r.queries):
+            queries.append({
+                "text": q.text, "relevant": sorted(q.relevant), "cluster": q.cluster, "k": q.k,
+                "words": list(q.words), "from_target": list(q.from_target), "original": q.original,
+                "edit": q.edit,
+                "results": {run.config: {"top": run.rankings[i], "rr": scores[run.config][i].rr,
+                                         "success": scores[run.config][i].success,
+                                         "ndcg": scores[run.config][i].ndcg} for run in r.runs},
+            })
+        sets.append({"set": r.name, "seed": r.seed, "best_peer": r.best_peer(),
+                     "summary": {run.config: vars(r.quality(run.config)) for run in r.runs},
+                     "ms_per_query": {run.config: run.ms for run in r.runs},
+                     "errors": {run.config: run.errors for run in r.runs}, "queries": queries})
+    engines = [{"engine": b.label, "build_s": b.seconds, "reused": b.reused, "error": b.error} for b in built]
+    return {**meta, "engines": engines, "sets": sets}
 
 
-def engine_factory(name: str, roots: Sequence[Path], ranking: Any = None) -> Callable[[], Any]:
-    """A maker of one named engine (tantivy's raises ImportError when it is missing)."""
-    if name == "ours":
-        return lambda: OurEngine(roots, ranking)
-    if name == "fts5":
-        return fts5_peer
-    if name == "tantivy":
-        return tantivy_peer
-    raise ValueError(f"unknown engine {name!r}")
+# ----------------------------------------------------------------- command line
 
 
-def engine_revision() -> str:
-    """Which `search` package is measured: its folder and git revision, so a
-    recorded table can be traced to the code that produced it."""
-    import subprocess
-
-    import search
-
-    folder = Path(search.__file__).resolve().parent
+def _int_list(text: str) -> list[int]:
     try:
-        rev = subprocess.run(["git", "-C", str(folder), "rev-parse", "--short", "HEAD"],
-                             capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(folder), "status", "--porcelain", "--", "."],
-                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return f"{folder} (not a git checkout)"
-    return f"{folder} at git {rev}" + (" with uncommitted changes" if dirty else "")
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated integers") from None
+    if not values:
+        raise argparse.ArgumentTypeError("no seed given")
+    return values
+
+
+def _pools(specs: Sequence[str], roots: Sequence[Path]) -> list[tuple[Path, int | None]]:
+    """--target FOLDER[=N|all] settings as (folder, count) pools."""
+    pools: list[tuple[Path, int | None]] = []
+    for spec in specs:
+        folder_text, _, count_text = spec.partition("=")
+        folder = Path(folder_text)
+        if not folder.is_dir():
+            raise ValueError(f"--target {spec!r}: {folder} is not a folder")
+        if not any(folder.resolve().is_relative_to(r.resolve()) for r in roots):
+            raise ValueError(f"--target {spec!r}: {folder} is not inside a corpus root")
+        if count_text in ("", "all"):
+            pools.append((folder, None))
+        elif count_text.isdigit() and int(count_text) > 0:
+            pools.append((folder, int(count_text)))
+        else:
+            raise ValueError(f"--target {spec!r}: expected FOLDER=N (N > 0) or FOLDER=all")
+    return pools
+
+
+def _inside(folder: Path, roots: Sequence[Path]) -> bool:
+    return folder.is_dir() and any(folder.resolve().is_relative_to(r.resolve()) for r in roots)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description="Known-item relevance benchmark v2: our engine vs "
+                                            "SQLite FTS5 and tantivy (see the module docstring).")
+    p.add_argument("corpus", nargs="*", type=Path,
+                   help="corpus roots, indexed together "
+                        "(default ../shared/corpus ../shared/corpus-azure)")
+    p.add_argument("--sets", default=",".join(SET_NAMES),
+                   help=f"comma-separated, from {', '.join(SET_NAMES)}")
+    p.add_argument("--seed", type=int, default=1, help="seed of target selection and query generation")
+    p.add_argument("--seeds", type=_int_list, help="several seeds, e.g. 1,2,3: a table per seed and the mean")
+    p.add_argument("--target", action="append", default=[], metavar="FOLDER=N|all",
+                   help="where S draws targets (repeatable; default ../shared/corpus/ai=all "
+                        "and ../shared/corpus-azure=400)")
+    p.add_argument("--headlines", type=Path, help="H: the folder whose related lists give the headlines "
+                                                   "(default ../shared/corpus/ai)")
+    p.add_argument("--v1-from", type=Path, help="v1: the folder whose related lists give the queries "
+                                                 "(default ../shared/corpus)")
+    p.add_argument("--engines", default=",".join(ENGINE_NAMES), help="comma-separated (default all)")
+    p.add_argument("--ranking", action="append", default=[], metavar="NAME=VALUE",
+                   help="set a field of our engine's Ranking (repeatable; b.title=0.5 or "
+                        "w.title=3 sets one entry of a per-field list)")
+    p.add_argument("--request", action="append", default=[], metavar="NAME=VALUE",
+                   help="set a field of SearchRequest, if this engine has it (repeatable)")
+    p.add_argument("--workdir", type=Path, help="keep indexes here and reuse them while the code and "
+                                                "corpus are unchanged (default: a temporary folder)")
+    p.add_argument("--rebuild", action="store_true", help="rebuild cached indexes in --workdir")
+    p.add_argument("--repeat", type=int, default=1, help="timed passes per set (default 1)")
+    p.add_argument("--json", type=Path, help="write the per-query results here")
+    p.add_argument("--misses", action="append", default=[], metavar="SET",
+                   help="list ours' worst losses vs the best peer on SET (repeatable)")
+    p.add_argument("--misses-count", type=int, default=20, help="losses listed per set (default 20)")
+    return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
-    parser = argparse.ArgumentParser(
-        description="Known-item relevance benchmark: our engine vs SQLite FTS5 and tantivy."
-    )
-    parser.add_argument("corpus", nargs="*", type=Path, help=f"corpus folders (default {DEFAULT_CORPUS})")
-    parser.add_argument("--repeat", type=int, default=5, help="timed passes per engine (default 5)")
-    parser.add_argument("--engines", default="ours,fts5,tantivy",
-                        help="comma-separated, ours first (default ours,fts5,tantivy)")
-    parser.add_argument("--misses", action="store_true", help="list queries not answered at rank 1")
-    parser.add_argument("--json", type=Path, help="also write the per-query results here")
-    parser.add_argument("--ranking", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a field of our search.engine.Ranking (repeatable; "
-                             "b.title=0.5 sets one field's b), for A/B runs")
-    parser.add_argument("--workdir", type=Path,
-                        help="build the engines' indexes here (default: a temporary folder, removed)")
-    args = parser.parse_args(argv)
-    roots = args.corpus or [DEFAULT_CORPUS]
+    started = time.perf_counter()
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args, started)
+    except (ValueError, SettingError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace, started: float) -> int:
+    roots = [Path(r) for r in (args.corpus or DEFAULT_ROOTS)]
     for root in roots:
         if not root.is_dir():
-            print(f"{root}: corpus folder not found", file=sys.stderr)
-            return 2
+            raise ValueError(f"{root}: corpus folder not found")
+    sets = [s.strip() for s in args.sets.split(",") if s.strip()]
+    if not sets or set(sets) - set(SET_NAMES):
+        raise ValueError(f"--sets {args.sets!r}: choose from {', '.join(SET_NAMES)}")
     names = [n.strip() for n in args.engines.split(",") if n.strip()]
-    unknown = [n for n in names if n not in ENGINE_NAMES]
-    if unknown or not names:
-        print(f"unknown engine(s) {unknown}; choose from {', '.join(ENGINE_NAMES)}", file=sys.stderr)
-        return 2
+    if not names or set(names) - set(ENGINE_NAMES):
+        raise ValueError(f"--engines {args.engines!r}: choose from {', '.join(ENGINE_NAMES)}")
     if args.repeat < 1:
-        print("--repeat must be at least 1", file=sys.stderr)
-        return 2
+        raise ValueError("--repeat must be at least 1")
+    for name in args.misses:
+        if name not in sets:
+            raise ValueError(f"--misses {name!r}: not one of the sets run ({', '.join(sets)})")
+    seeds = args.seeds or [args.seed]
+    seeded = any(s in ("S", "S-typo") for s in sets)
+    if args.target:
+        pools = _pools(args.target, roots)
+    elif seeded and all(_inside(f, roots) for f, _ in DEFAULT_TARGETS):
+        pools = list(DEFAULT_TARGETS)
+    elif seeded:
+        raise ValueError("S needs target folders: --target FOLDER=N|all (inside a corpus root)")
+    else:
+        pools = []
+    headlines = args.headlines or (DEFAULT_HEADLINES if _inside(DEFAULT_HEADLINES, roots) else roots[0])
+    v1_from = args.v1_from or (DEFAULT_V1 if _inside(DEFAULT_V1, roots) else None)
+    for option, folder in (("--headlines", headlines), ("--v1-from", v1_from)):
+        if folder is not None and not _inside(folder, roots):
+            raise ValueError(f"{option} {folder}: not a folder inside a corpus root")
+    ranking = parse_ranking(args.ranking)
+    request = parse_request(args.request)
 
-    try:
-        ranking = parse_ranking(args.ranking)
-    except ValueError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    try:
-        articles = load_articles(roots)
-    except ValueError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    queries = extract_queries(articles)
-    listing = {q.source for q in queries}
-    halves = {h: sum(q.half == h for q in queries) for h in "AB"}
-    print(f"corpus: {', '.join(str(r) for r in roots)}: {len(articles)} indexable articles, "
-          f"{sum(bool(a.related) for a in articles)} with related lists")
+    corpus_key = corpus_fingerprint(roots) if args.workdir else None
+    corpus, how = _load(roots, args.workdir, corpus_key, args.rebuild)
+    print(f"corpus: {', '.join(str(r) for r in corpus.roots)}: {len(corpus.articles)} indexable articles"
+          f" ({how})")
     print(f"engine: {engine_revision()}")
-    print(f"queries: {len(queries)} ({len({normalize_title(q.text) for q in queries})} distinct texts) "
-          f"from {len(listing)} listing articles; half A {halves['A']}, half B {halves['B']}")
-    if not queries:
-        print("no known-item queries in this corpus: nothing to measure", file=sys.stderr)
-        return 1
-
+    print(f"seeds: {', '.join(map(str, seeds))}; sets: {', '.join(sets)}"
+          + ("; targets: " + ", ".join(f"{f}={c or 'all'}" for f, c in pools) if seeded else ""))
+    if any(n != "ours" for n in names):
+        print(f"peers' field weights: {default_weights()}")
     if ranking is not None:
         print(f"ours with {ranking}")
-    engines = [(n, engine_factory(n, roots, ranking)) for n in names]
-    if args.workdir is not None:
-        args.workdir.mkdir(parents=True, exist_ok=True)
-        runs = run_benchmark(roots, queries, engines, args.workdir, K, args.repeat)
-    else:
-        with tempfile.TemporaryDirectory(prefix="relevance-") as tmp:
-            runs = run_benchmark(roots, queries, engines, Path(tmp), K, args.repeat)
-    print(f"timing: median of {args.repeat} passes over the {len(queries)} queries\n")
-    print(report(runs, queries, K))
-    if args.misses:
-        for run in runs:
-            if not run.error:
-                print("\n" + misses(run, queries, K))
-    if args.json:
-        args.json.write_text(json.dumps({
-            "queries": [{"text": q.text, "relevant": sorted(q.relevant), "source": q.source,
-                         "half": q.half} for q in queries],
-            "engines": [{"name": r.name, "error": r.error, "rankings": r.rankings,
-                         "ms_ranked": r.ms_ranked, "ms_facets": r.ms_facets, "build_s": r.build_s}
-                        for r in runs],
-        }, indent=1))
+    if request:
+        print(f"ours with SearchRequest overrides {request}")
+
+    with tempfile.TemporaryDirectory(prefix="relevance-") as tmp:
+        workdir = args.workdir or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        docs = [to_peer_doc(a) for a in corpus.articles]
+        built = [prepare(n, lambda n=n: make_engine(n, corpus.roots, ranking, request), lambda: docs,
+                         workdir, engine_key(n, corpus_key) if corpus_key else None, args.rebuild)
+                 for n in names]
+        try:
+            results = _answer_sets(corpus, sets, seeds, pools, headlines, v1_from, built, args.repeat)
+        finally:
+            close_all(built)
+    _print_report(results, built, corpus, args, time.perf_counter() - started)
     return 0
+
+
+def _load(roots: Sequence[Path], workdir: Path | None, corpus_key: str | None, rebuild: bool
+          ) -> tuple[Corpus, str]:
+    """The parsed corpus, from the work folder's cache when it is current."""
+    cache = workdir / f"corpus-{corpus_cache_key(corpus_key)}.json" if workdir and corpus_key else None
+    if cache is not None and cache.is_file() and not rebuild:
+        return read_corpus(cache), "parsed corpus reused from the work folder"
+    skipped: list[str] = []
+    corpus = load_corpus(roots, on_skip=lambda p, r: skipped.append(p))
+    if cache is not None:
+        workdir.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
+        save_corpus(corpus, cache)
+    return corpus, f"{len(skipped)} files skipped"
+
+
+def _answer_sets(corpus: Corpus, sets: Sequence[str], seeds: Sequence[int],
+                 pools: Sequence[tuple[Path, int | None]], headlines: Path, v1_from: Path | None,
+                 built: Sequence[Built], repeat: int) -> list[SetResult]:
+    configs = configurations(built)
+    labels = {c.name: c.label for c in configs}
+
+    results: list[SetResult] = []
+    warmed = False
+
+    def run(name: str, seed: int | None, queries: list[Query]) -> SetResult:
+        nonlocal warmed
+        texts = [q.text for q in queries]
+        if not warmed:
+            warm_up(configs, texts)
+            warmed = True
+        return SetResult(name, seed, queries, answer_set(configs, texts, K, repeat), labels)
+
+    if any(s in ("S", "S-typo") for s in sets):
+        stats = TermStats.of(corpus)
+        for seed in seeds:
+            s_queries = simulated_queries(corpus, select_targets(corpus, pools, seed), seed, stats=stats)
+            if "S" in sets:
+                results.append(run("S", seed, s_queries))
+            if "S-typo" in sets:
+                results.append(run("S-typo", seed, typo_queries(s_queries, seed)))
+    if "H" in sets:
+        results.append(run("H", None, headline_queries(corpus, headlines)))
+    if "v1" in sets:
+        folder = v1_from.resolve() if v1_from is not None else None
+        listing = None if folder is None else (lambda a: corpus.files[a.path].is_relative_to(folder))
+        results.append(run("v1", None, extract_queries(corpus.articles, listing)))
+    return results
+
+
+def _print_report(results: Sequence[SetResult], built: Sequence[Built], corpus: Corpus,
+                  args: argparse.Namespace, seconds: float) -> None:
+    print()
+    for b in built:
+        state = f"unavailable: {b.error}" if b.error else (
+            f"index reused ({b.seconds:.1f} s to open)" if b.reused else f"index built in {b.seconds:.1f} s")
+        print(f"{b.label}: {state}")
+    for r in results:
+        s_result = None
+        if r.name == "S-typo":
+            s_result = next((x for x in results if x.name == "S" and x.seed == r.seed), None)
+        print("\n" + set_table(r, s_result))
+    for name in ("S", "S-typo"):
+        table = seeds_table(results, name)
+        if table:
+            print("\n" + table)
+    for name in args.misses:
+        for r in results:
+            if r.name == name:
+                print("\n" + misses(r, corpus, args.misses_count))
+    print(f"\nwhole run: {seconds:.1f} s (ms/query: median of {args.repeat} timed pass(es); "
+          "pass 1 also gives the rankings)")
+    if args.json:
+        meta = {"revision": engine_revision(), "roots": [str(r) for r in corpus.roots],
+                "seeds": args.seeds or [args.seed], "k": K, "seconds": seconds}
+        args.json.write_text(json.dumps(to_json(results, built, meta), indent=1), encoding="utf-8")
+        print(f"per-query results: {args.json}")
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ random batches of deletions, additions and rewrites with `StoryIndex.update`,
 checking after each that links and story ids equal a full build.
 
 ``--perf DIR`` measures cost instead, on any corpus (the generated ones of
-``bench/gen_corpus.py``): parsing without and with related lists, feature
+``bench/gen_corpus.py``): parsing (as the indexer does, for reference), feature
 extraction, a full clustering (median of ``--repeat``), ``--updates``
 one-article incremental updates (alternately an article rewritten with another
 one's text and a new article), saving and loading the story index; ``--index-too``
@@ -40,8 +40,8 @@ for the ratio (the issue's budget: stories ≤ 20 % of index time).
 
 Parameters of the link rule can be overridden for A/B runs (``--high 0.45``,
 ``--no-veto``...); ``--misses`` lists the gold pairs missed and the false pairs.
-Parsing the 5,000 files takes ~40 s; ``--cache FILE`` keeps the parsed
-StoryDocs (article text: put it outside the repository) for the next run.
+``--cache FILE`` keeps the parsed StoryDocs (article text: put it outside the
+repository) for the next run.
 """
 
 from __future__ import annotations
@@ -61,15 +61,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from search.documents import (
-    article_from_mapping,
-    decode_text,
-    load_front_matter,
-    parse_article,
-    read_capped,
-    split_front_matter,
-    walk_corpus,
-)
+from search.documents import parse_article, read_capped, walk_corpus
 from search.errors import SkipFile
 from search.stories import StoryDoc, StoryIndex, StoryParams, doc_features, story_doc
 
@@ -88,7 +80,8 @@ def load_docs(root: Path, prefix: str) -> list[StoryDoc]:
     for cf in walk_corpus(root):
         try:
             data, _ = read_capped(cf.abspath)
-            article = parse_article(prefix + cf.relpath, data, with_related=True)
+            # the indexer's own reading: it carries the related URLs (`related_urls`)
+            article = parse_article(prefix + cf.relpath, data)
         except SkipFile:
             continue
         out.append(story_doc(article))
@@ -324,27 +317,15 @@ def perf(args: argparse.Namespace) -> None:
             continue
     t_read = time.perf_counter() - t0
 
-    # the related list costs only its conversion (YAML parses it either way):
-    # time both conversions of each parsed file back to back, so machine
-    # noise hits both alike
-    t_plain = t_yaml = t_related = 0.0
+    # the indexer's own reading, which carries the related URLs (`related_urls`)
+    t0 = time.perf_counter()
     articles = []
     for rel, data in raw:
         try:
-            start = time.perf_counter()
-            mapping = load_front_matter(split_front_matter(decode_text(data)))
-            middle = time.perf_counter()
-            article_from_mapping(rel, mapping)
-            after_plain = time.perf_counter()
-            articles.append(article_from_mapping(rel, mapping, with_related=True))
-            end = time.perf_counter()
+            articles.append(parse_article(rel, data))
         except SkipFile:
             continue
-        t_yaml += middle - start
-        t_plain += after_plain - middle
-        t_related += end - after_plain
-    t_plain += t_yaml
-    t_related += t_yaml
+    t_parse = time.perf_counter() - t0
     t0 = time.perf_counter()
     rows = [doc_features(story_doc(a)) for a in articles]
     t_features = time.perf_counter() - t0
@@ -392,8 +373,7 @@ def perf(args: argparse.Namespace) -> None:
     print(f"corpus {root}: {len(rows)} articles, {len(days)} days with articles over a span of {span} days: "
           f"{len(rows) / max(span, 1):.1f} per calendar day, {per_day} median and "
           f"{max(days.values(), default=0)} max per day with articles")
-    print(f"read {t_read:.2f} s; parse (YAML + Article) {t_plain:.2f} s; the related lists add "
-          f"{t_related - t_plain:.2f} s")
+    print(f"read {t_read:.2f} s; parse (search.documents.parse_article) {t_parse:.2f} s")
     print(f"features {t_features:.2f} s ({t_features / max(len(rows), 1) * 1e6:.0f} µs/article)")
     print(f"cluster (build + stories) median {statistics.median(builds):.2f} s of {len(builds)}: "
           f"{len(index.links)} links, {len(set(stories.values()))} stories, largest {max(sizes)}")
@@ -402,8 +382,8 @@ def perf(args: argparse.Namespace) -> None:
           f"recomputed median {statistics.median(touched):.0f}, mean {statistics.mean(touched):.0f}, "
           f"max {max(touched)}")
     print(f"save {t_save * 1000:.0f} ms, load {t_load * 1000:.0f} ms, {size / 1e6:.1f} MB")
-    overhead = max(t_related - t_plain, 0.0) + t_features + statistics.median(builds)
-    print(f"story overhead of a full build (related parsing + features + cluster): {overhead:.2f} s")
+    overhead = t_features + statistics.median(builds)
+    print(f"story overhead of a full build (features + cluster): {overhead:.2f} s")
     if t_index is not None:
         print(f"full index build (search.indexer.build_index, full=True): {t_index:.2f} s; "
               f"story overhead / index time = {overhead / t_index:.1%}")

@@ -49,12 +49,6 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{where}: {message}" if where else message)
 
 
-def _version() -> str:
-    from . import __version__
-
-    return __version__
-
-
 def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument("--index", metavar="DIR", default=argparse.SUPPRESS,
@@ -64,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(prog=PROG, description="Full-text search over a news corpus.",
                      parents=[common])
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action="store_true",
+                        help="show the versions of search, Whoosh and Python, and exit")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
     p = sub.add_parser("index", parents=[common], help="build or update the index",
@@ -73,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("corpus", nargs="*", metavar="CORPUS_DIR",
                    help="corpus folder(s); default: the folders the index was built from")
     p.add_argument("--full", action="store_true", help="rebuild the index from scratch")
+    p.add_argument("--prune", action="store_true",
+                   help="remove articles of folders this run does not name")
     p.add_argument("--strict", action="store_true", help="exit 1 when any file was skipped")
     p.add_argument("--lock-timeout", type=float, default=10.0, metavar="SECONDS",
                    help="how long to wait for another indexer (default 10)")
@@ -98,17 +95,37 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--facet", action="append", choices=("provider", "topic", "year"),
                    default=None, help="facet to count (repeatable; default provider)")
     q.add_argument("--facet-size", type=int, default=10, metavar="N")
-    q.add_argument("--format", choices=("text", "json", "jsonl"), default="text")
+    q.add_argument("--format", choices=("text", "json", "jsonl"), default=None,
+                   help="default text (json with --batch)")
     q.add_argument("--color", choices=("auto", "always", "never"), default=None)
     q.add_argument("--no-highlight", action="store_true", help="skip highlighting")
+    q.add_argument("--match", choices=("auto", "all", "any"), default="auto",
+                   help="auto: every word, relaxed when no article has them all (default); "
+                        "all: every word, never relaxed; any: any word")
+    q.add_argument("--typos", choices=("on", "off"), default="on",
+                   help="match words the index lacks to indexed words 1-2 edits away (default on)")
     q.add_argument("--batch", action="store_true",
-                   help="read one query per line from stdin; one JSON object per line out")
+                   help="read one query per line from stdin; one JSON object per line out "
+                        "(--format text: a text result per query)")
 
     s = sub.add_parser("stats", parents=[common], help="show index statistics")
     s.add_argument("--format", choices=("text", "json"), default="text")
 
+    k = sub.add_parser("check", parents=[common], help="verify the index (and its corpus)",
+                       description="Verify every index file against its checksums and the "
+                       "others; exit 0 healthy, 1 damaged or out of date, 2 unusable.")
+    k.add_argument("--corpus", action="store_true",
+                   help="also check that every indexed file is unchanged and every corpus file indexed")
+    k.add_argument("--format", choices=("text", "json"), default="text")
+
     r = sub.add_parser("repl", parents=[common], help="interactive search (default on a terminal)")
     r.add_argument("--color", choices=("auto", "always", "never"), default=None)
+
+    c = sub.add_parser("completion", help="print a shell completion script",
+                       description="Print the Tab-completion script for SHELL; "
+                       "see the README for where to put it.")
+    c.add_argument("shell", choices=("bash", "zsh", "fish"), metavar="SHELL",
+                   help="bash, zsh or fish")
     return parser
 
 
@@ -133,22 +150,22 @@ def cmd_index(args: argparse.Namespace, env: Env) -> int:
         if not meta or not meta.roots:
             raise UsageError("no corpus folder given: search index CORPUS_DIR")
         roots = [Path(r) for r in meta.roots]
-    show_progress = not args.quiet and env.isatty(env.stderr)
+    show_progress = not args.quiet and args.format != "json" and env.isatty(env.stderr)
+    bar = None
+    if show_progress:
+        from .progress import ProgressBar
+
+        bar = ProgressBar(env.stderr)
 
     def on_skip(path: str, reason: str) -> None:
         if not args.quiet:
             from .output import escape_control
 
-            if show_progress:
-                env.stderr.write("\r\x1b[K")
-            env.stderr.write(f"{escape_control(path)}: {escape_control(reason)}\n")
-
-    def progress(done: int, total: int) -> None:
-        if done == total or done % 50 == 0:
-            pct = 100 * done // max(total, 1)
-            bar = "#" * (pct // 4)
-            env.stderr.write(f"\rindexing [{bar:<25}] {done}/{total} ({pct}%)")
-            env.stderr.flush()
+            line = f"{escape_control(path)}: {escape_control(reason)}\n"
+            if bar is not None:
+                bar.write(line)
+            else:
+                env.stderr.write(line)
 
     def on_wait(message: str) -> None:
         # a person at a terminal learns why nothing happens; scripts keep one-line errors
@@ -157,18 +174,24 @@ def cmd_index(args: argparse.Namespace, env: Env) -> int:
         env.stderr.write(f"{escape_control(message)}\n")
         env.stderr.flush()
 
-    report = build_index(settings.index_dir, roots, full=args.full, on_skip=on_skip,
-                         progress=progress if show_progress else None,
-                         lock_timeout=args.lock_timeout, workers=args.workers,
-                         on_wait=on_wait if show_progress else None)
-    if show_progress:
-        env.stderr.write("\r\x1b[K")
+    try:
+        report = build_index(settings.index_dir, roots, full=args.full, prune=args.prune,
+                             on_skip=on_skip, progress=bar.update if bar is not None else None,
+                             lock_timeout=args.lock_timeout, workers=args.workers,
+                             on_wait=on_wait if show_progress else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    for kept in report.kept:
+        _warn(env, args.format, "kept_articles", kept.message())
     if args.format == "json":
         env.stdout.write(dumps({
             "indexed": report.indexed, "updated": report.updated, "removed": report.removed,
             "unchanged": report.unchanged, "skipped": len(report.skipped),
             "documents": report.documents, "seconds": round(report.seconds, 3),
             "skipped_files": [{"path": p, "reason": r} for p, r in report.skipped],
+            "pruned": report.pruned,
+            "kept": [{"root": k.root, "articles": k.articles, "exists": k.exists} for k in report.kept],
         }) + "\n")
     else:
         env.stdout.write(f"{report.summary()} ({report.documents} documents, "
@@ -193,7 +216,7 @@ def _request(args: argparse.Namespace, text: str) -> Any:
     request = SearchRequest(
         query=text, filters=filters, sort=args.sort, limit=args.limit, offset=args.offset,
         facets=tuple(dict.fromkeys(args.facet or ["provider"])), facet_size=args.facet_size,
-        highlight=not args.no_highlight,
+        highlight=not args.no_highlight, match=args.match, typos=args.typos == "on",
     )
     request.validate()
     return request
@@ -204,6 +227,8 @@ def cmd_query(args: argparse.Namespace, env: Env) -> int:
     from .searcher import Searcher
 
     settings = _settings(args, env)
+    if args.format is None:
+        args.format = "json" if args.batch else "text"
     if args.batch:
         if args.query is not None:
             raise UsageError("--batch reads queries from stdin; do not also give QUERY")
@@ -212,7 +237,10 @@ def cmd_query(args: argparse.Namespace, env: Env) -> int:
         raise UsageError("query: a QUERY is required (or --batch)")
     request = _request(args, args.query)
     with Searcher(settings.index_dir) as searcher:
+        _warn_filters(env, args, searcher)
         page = searcher.search(request)
+        for message in searcher.warnings():
+            _warn(env, args.format, "index", message)
     if args.format == "json":
         env.stdout.write(render_json(page) + "\n")
     elif args.format == "jsonl":
@@ -225,29 +253,75 @@ def cmd_query(args: argparse.Namespace, env: Env) -> int:
 
 
 def _batch(args: argparse.Namespace, env: Env, settings: Any) -> int:
-    """One JSON result object per input line; errors become error objects."""
-    from .output import dumps, error_dict, page_dict
+    """One JSON result object per input line (errors become error objects),
+    or with --format text one text result per line, under a `query:` line."""
+    from .output import Style, color_enabled, dumps, error_dict, escape_control, page_dict, render_text
     from .searcher import Searcher
 
+    text_out = args.format == "text"
+    style = Style(color_enabled(settings.color, env.isatty(env.stdout), env.environ))
     any_hits = False
     any_error = False
+    told: set[str] = set()
     with Searcher(settings.index_dir) as searcher:
+        _warn_filters(env, args, searcher)
         for line in env.stdin:
             text = line.rstrip("\r\n")
             if not text.strip():
                 continue
+            if text_out:
+                env.stdout.write(style.bold(f"query: {escape_control(text)}") + "\n")
             try:
                 page = searcher.search(_request(args, text))
             except UsageError as exc:
                 any_error = True
-                env.stdout.write(dumps(error_dict(exc.kind, str(exc), text)) + "\n")
+                env.stdout.write(f"error: {escape_control(str(exc))}\n\n" if text_out
+                                 else dumps(error_dict(exc.kind, str(exc), text)) + "\n")
             else:
                 any_hits = any_hits or page.total > 0
-                env.stdout.write(dumps(page_dict(page)) + "\n")
+                env.stdout.write(render_text(page, style, env.width()) + "\n\n" if text_out
+                                 else dumps(page_dict(page)) + "\n")
+            for message in searcher.warnings():
+                if message not in told:
+                    told.add(message)
+                    _warn(env, args.format, "index", message)
             env.stdout.flush()
     if any_error:
         return ExitCode.ERROR
     return ExitCode.OK if any_hits else ExitCode.NO_HITS
+
+
+def _warn_filters(env: Env, args: argparse.Namespace, searcher: Any) -> None:
+    """Name --provider/--topic values no article has (the query still runs)."""
+    from .facet_values import unknown_filter_values
+
+    if args.provider or args.topic:
+        for message in unknown_filter_values(searcher.values, (("provider", args.provider),
+                                                               ("topic", args.topic))):
+            _warn(env, args.format, "unknown_value", message)
+
+
+def _warn(env: Env, fmt: str | None, kind: str, message: str) -> None:
+    """A warning on stderr: `search: message`, or a JSON object under --format json/jsonl."""
+    from .output import dumps, escape_control
+
+    if fmt in ("json", "jsonl"):
+        env.stderr.write(dumps({"warning": {"kind": kind, "message": message}}) + "\n")
+    else:
+        env.stderr.write(f"{PROG}: {escape_control(message)}\n")
+    env.stderr.flush()
+
+
+def cmd_check(args: argparse.Namespace, env: Env) -> int:
+    from .check import check_index
+    from .output import check_dict, dumps, render_check_text
+
+    report = check_index(_settings(args, env).index_dir, corpus=args.corpus)
+    if args.format == "json":
+        env.stdout.write(dumps(check_dict(report)) + "\n")
+    else:
+        env.stdout.write(render_check_text(report) + "\n")
+    return report.status
 
 
 def cmd_stats(args: argparse.Namespace, env: Env) -> int:
@@ -270,7 +344,15 @@ def cmd_repl(args: argparse.Namespace, env: Env) -> int:
     return run_repl(_settings(args, env), env)
 
 
-COMMANDS = {"index": cmd_index, "query": cmd_query, "stats": cmd_stats, "repl": cmd_repl}
+def cmd_completion(args: argparse.Namespace, env: Env) -> int:
+    from .completion_scripts import script
+
+    env.stdout.write(script(args.shell, PROG))
+    return ExitCode.OK
+
+
+COMMANDS = {"index": cmd_index, "query": cmd_query, "stats": cmd_stats, "check": cmd_check,
+            "repl": cmd_repl, "completion": cmd_completion}
 
 
 # ----------------------------------------------------------------- entry point
@@ -295,8 +377,19 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     debug = "--debug" in argv
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        if "_ARGCOMPLETE" in env.environ:
+            # the shell asks for Tab completions (see completion_scripts); this exits
+            from .completion_scripts import complete
+
+            complete(parser)
+        args = parser.parse_args(argv)
         debug = bool(getattr(args, "debug", False))
+        if args.version:
+            from .versions import current_versions
+
+            env.stdout.write(current_versions().line(PROG) + "\n")
+            return ExitCode.OK
         command = args.command
         if command is None:
             if env.isatty(env.stdin) and env.isatty(env.stdout):

@@ -6,9 +6,11 @@ can fake it.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 #: the default index folder: `index/` beside the project, or in the current folder
 DEFAULT_INDEX_DIRNAME = "index"
@@ -48,13 +50,24 @@ def read_config_file(path: Path) -> dict[str, object]:
         data = path.read_bytes()
     except OSError:
         return {}
-    import tomllib
-
+    toml = _toml()
     try:
-        parsed = tomllib.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        parsed = toml.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, toml.TOMLDecodeError) as exc:
         raise UsageError(f"{path}: invalid config file: {exc}") from None
     return parsed
+
+
+def _toml() -> ModuleType:
+    """The TOML reader: the standard library's from Python 3.11, its `tomli`
+    original (a dependency on 3.10 only) before."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+
+        return tomllib
+    import tomli
+
+    return tomli
 
 
 def resolve_settings(

@@ -13,9 +13,12 @@ import re
 import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .searcher import Facet, Hit, IndexStats, ResultPage, Span
+
+if TYPE_CHECKING:
+    from .check import CheckReport
 
 #: highlight markers in JSON output (documented in the README)
 MARK_OPEN = "<mark>"
@@ -23,7 +26,7 @@ MARK_CLOSE = "</mark>"
 
 # C0/C1 controls, DEL, and the Unicode bidi/format characters that can
 # reorder or hide text on a terminal
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
 
 
 def escape_control(text: str) -> str:
@@ -121,6 +124,7 @@ def hit_dict(hit: Hit, scored: bool = True) -> dict[str, Any]:
         "published": iso(hit.published),
         "url": hit.url or None,
         "quality": hit.quality,
+        "root": hit.root or None,
         "highlights": {
             "title": marked(hit.title, hit.title_spans),
             "excerpt": marked(hit.excerpt, hit.excerpt_spans),
@@ -141,6 +145,14 @@ def page_dict(page: ResultPage) -> dict[str, Any]:
         "offset": req.offset,
         "limit": req.limit,
         "took_ms": page.took_ms,
+        "match": req.match,
+        "corrections": [{"word": c.word, "used": list(c.used)} for c in page.corrections],
+        "relaxed": None if page.relaxed is None else {
+            "dropped": list(page.relaxed.dropped),
+            "required": page.relaxed.required,
+            "of": page.relaxed.of,
+        },
+        "did_you_mean": page.did_you_mean,
         "hits": [hit_dict(h, page.scored) for h in page.hits],
         "facets": {name: facet_list(f) for name, f in page.facets.items()},
         "facet_info": {
@@ -182,6 +194,7 @@ def stats_dict(stats: IndexStats) -> dict[str, Any]:
         "roots": list(stats.roots),
         "index": stats.index_dir,
         "schema_version": stats.schema_version,
+        "incomplete": stats.incomplete,
     }
 
 
@@ -202,7 +215,10 @@ def render_hit_text(hit: Hit, style: Style, width: int = 100, excerpt_lines: int
         meta_parts.append(escape_control(", ".join(hit.topics[:4])))
     lines = [num + title, indent + style.dim(" · ".join(meta_parts))]
     if hit.excerpt and excerpt_lines:
-        snippet = _snippet(hit.excerpt, hit.excerpt_spans, (width - len(indent)) * excerpt_lines)
+        # textwrap turns each of these into a space; doing it first keeps every
+        # wrapped line findable in the text, so the spans stay where they were
+        excerpt = hit.excerpt.translate(_WRAP_SPACES)
+        snippet = _snippet(excerpt, hit.excerpt_spans, (width - len(indent)) * excerpt_lines)
         text, spans = snippet
         wrapped = textwrap.wrap(text, max(20, width - len(indent)))[:excerpt_lines]
         # re-highlight per wrapped line by locating each line in the snippet
@@ -218,6 +234,10 @@ def render_hit_text(hit: Hit, style: Style, width: int = 100, excerpt_lines: int
     if hit.url:
         lines.append(indent + style.accent(escape_control(hit.url)))
     return "\n".join(lines)
+
+
+#: the whitespace textwrap replaces with spaces (`textwrap.TextWrapper.unicode_whitespace_trans`)
+_WRAP_SPACES = str.maketrans({c: " " for c in "\t\n\v\f\r"})
 
 
 def _snippet(text: str, spans: tuple[Span, ...], budget: int) -> tuple[str, tuple[Span, ...]]:
@@ -281,9 +301,33 @@ def render_summary(page: ResultPage, style: Style) -> str:
     return f"{style.bold(str(page.total))} {noun} · {span} · {page.took_ms:.1f} ms"
 
 
+def render_notices(page: ResultPage, style: Style) -> list[str]:
+    """How the query was read, one line each: corrections, relaxation, a
+    suggestion for a query that found nothing, syntax read as words."""
+    lines = []
+    for c in page.corrections:
+        lines.append(style.dim("showing results for ") + escape_control(" or ".join(c.used))
+                     + style.dim(f" (no match for {escape_control(c.word)})"))
+    relaxed = page.relaxed
+    if relaxed is not None and relaxed.dropped:
+        lines.append(style.dim(f"no article has every word; showing articles with {relaxed.required} "
+                               f"of {relaxed.of} (dropped: {escape_control(', '.join(relaxed.dropped))})"))
+    elif relaxed is not None and page.total:
+        lines.append(style.dim(f"a long query: showing articles with at least {relaxed.required} "
+                               f"of its {relaxed.of} words, the most matched first"))
+    if page.did_you_mean:
+        lines.append(style.dim("did you mean: ") + style.bold(escape_control(page.did_you_mean)))
+    if page.note:
+        lines.append(style.dim(escape_control(page.note)))
+    return lines
+
+
 def render_text(page: ResultPage, style: Style, width: int = 100) -> str:
     """A whole result page for a person."""
     blocks = [render_hit_text(h, style, width) for h in page.hits]
+    notices = render_notices(page, style)
+    if notices:
+        blocks.insert(0, "\n".join(notices))
     out = "\n\n".join(blocks)
     footer = [render_summary(page, style)]
     footer += [render_facet_text(f, style, width) for f in page.facets.values()]
@@ -301,6 +345,8 @@ def render_stats_text(stats: IndexStats) -> str:
         ("last indexed", stats.last_indexed or "unknown"),
         ("from", ", ".join(stats.roots) or "unknown"),
     ]
+    if stats.incomplete:
+        rows.append(("status", stats.incomplete))
     return "\n".join(f"{k:>13}  {escape_control(v)}" for k, v in rows)
 
 
@@ -311,3 +357,51 @@ def _size(n: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{n} B"
+
+
+# ----------------------------------------------------------------- check
+
+#: findings of one kind listed in text output before "... and N more"
+CHECK_LINES = 20
+
+
+def check_dict(report: CheckReport) -> dict[str, Any]:
+    """The JSON object for a `search check` report."""
+    return {
+        "index": report.index_dir,
+        "status": ("unusable" if report.unusable else "damaged" if report.of_kind("damaged")
+                   else "outdated" if report.of_kind("outdated") else "ok"),
+        "segments": report.segments,
+        "documents": report.documents,
+        "sidecars_verified": report.sidecars,
+        "corpus_files_checked": report.corpus_files,
+        "findings": [{"path": f.path, "kind": f.kind, "problem": f.problem,
+                      "repairable": f.repairable} for f in report.findings],
+        "remedy": report.remedy,
+    }
+
+
+def render_check_text(report: CheckReport) -> str:
+    """A `search check` report for a person: one line per finding (long
+    lists cut), then a verdict with the remedy."""
+    lines: list[str] = []
+    for kind in ("damaged", "outdated", "note"):
+        found = report.of_kind(kind)
+        for f in found[:CHECK_LINES]:
+            lines.append(f"{kind}: {escape_control(f.path)}: {escape_control(f.problem)}")
+        if len(found) > CHECK_LINES:
+            lines.append(f"{kind}: ... and {len(found) - CHECK_LINES} more")
+    where = escape_control(report.index_dir)
+    if report.unusable:
+        lines.append(f"{where}: index unusable; {report.remedy}")
+    elif report.remedy:
+        problems = len(report.of_kind("damaged")) + len(report.of_kind("outdated"))
+        state = "damaged" if report.of_kind("damaged") else "out of date"
+        lines.append(f"{where}: index {state} ({problems} problem{'s' if problems != 1 else ''}); "
+                     f"{report.remedy}")
+    else:
+        corpus = (f", {report.corpus_files} corpus files match" if report.corpus_files is not None
+                  else "")
+        lines.append(f"{where}: index ok: {report.segments} segment(s) and {report.sidecars} posting "
+                     f"sidecar(s) verified, {report.documents} documents{corpus}")
+    return "\n".join(lines)

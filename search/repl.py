@@ -217,8 +217,13 @@ class Repl:
             self.out.flush()
 
     def run(self) -> int:
+        from .store import incomplete_notice, read_meta
+
         index = escape_control(str(self.settings.index_dir))
         self.write(self.style.dim(BANNER.format(index=index)))
+        notice = incomplete_notice(read_meta(self.settings.index_dir))
+        if notice:
+            self.write(self.style.error(escape_control(notice)))
         self.session.app.after_render += self._start_warm_up
         while True:
             try:

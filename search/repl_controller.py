@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SearchError, SkipFile
+from .facet_values import closest_values
 from .query import Filters, parse_date_bound
 from .repl_export import ReplError, write_export
 from .repl_lexer import split_command
@@ -228,14 +229,11 @@ class Controller:
     def __init__(self, index_dir: Path, page_size: Callable[[], int] = lambda: 10,
                  opener: Callable[[str], bool] = default_opener,
                  searcher: Searcher | None = None) -> None:
-        from .suggest import Speller
-
         self.searcher = searcher or Searcher(Path(index_dir))
         self.state = State()
         self.lock = threading.RLock()
         self._page_size = page_size
         self._opener = opener
-        self._speller = Speller(self.searcher.whoosh_searcher)
         self._values: dict[str, list[FacetValue]] = {}
         self._documents: int | None = None
 
@@ -345,7 +343,8 @@ class Controller:
             return None
         try:
             with self.lock:
-                fixed = self._speller.suggest(text, few_hits=page.total <= FEW_HITS)
+                fixed = page.did_you_mean or (self.searcher.suggest(text) if page.total <= FEW_HITS
+                                              else None)
         except (OSError, ValueError, KeyError, IndexError):  # best effort only
             return None
         if not fixed or fixed == text:
@@ -363,7 +362,7 @@ class Controller:
         by_fold = {label.casefold(): label for label in labels}
         if name.casefold() in by_fold:
             return by_fold[name.casefold()]
-        close = difflib.get_close_matches(name, labels, n=3, cutoff=0.6)
+        close = closest_values(name, labels)
         hint = f"; did you mean {', '.join(close)}?" if close else " (Tab completes names)"
         raise ReplError(f"no {kind} named {name!r} in the index{hint}")
 
@@ -534,7 +533,8 @@ class Controller:
             raise ReplError(f"{target}: is a folder")
         request = self._request(offset=0, limit=500, facets=(), facet_size=0, highlight=False)
         with self.lock:
-            scored = request.sort == "relevance" and not self.searcher.parse(request.query).is_match_all()
+            scored = (request.sort == "relevance"
+                      and not self.searcher.parse(request.query, request.match).is_match_all())
             count = write_export(path, fmt, self._all_hits(request), scored)
         return ExportOutcome(path, count, fmt)
 

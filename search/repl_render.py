@@ -21,6 +21,7 @@ from .output import (
     escape_control,
     render_facet_text,
     render_hit_text,
+    render_notices,
     render_stats_text,
     render_summary,
 )
@@ -154,6 +155,7 @@ class Renderer:
         lines: list[str] = []
         if outcome.note:
             lines.append(style.dim(escape_control(outcome.note)))
+        lines += render_notices(page, style)
         for hit in page.hits:
             lines.append(render_hit_text(hit, style, self.width, excerpt_lines=excerpt_lines))
             if excerpt_lines:
@@ -169,7 +171,7 @@ class Renderer:
         for facet in page.facets.values():
             if page.total:
                 lines.append(render_facet_text(facet, style, self.width))
-        if outcome.suggestion is not None:
+        if outcome.suggestion is not None and outcome.suggestion.query != page.did_you_mean:
             sug = outcome.suggestion
             noun = "hit" if sug.total == 1 else "hits"
             lines.append(f"did you mean: {style.bold(escape_control(sug.query))}"

@@ -12,7 +12,10 @@ from typing import Any
 
 #: bump when the schema or the meaning of a field changes: older indexes then
 #: fail with "rebuild with --full" instead of giving wrong answers
-SCHEMA_VERSION = 2  # 2: Snowball (Porter2) stemming instead of Porter
+SCHEMA_VERSION = 3
+# 2: Snowball (Porter2) stemming instead of Porter
+# 3: own analyzer (short stop list, names and numbers unstemmed), the `words`
+#    vocabulary field, HTML entities decoded in titles, excerpts and providers
 
 #: the fields plain query words search, with their query-time weights
 TEXT_FIELDS = ("title", "excerpt", "topics")
@@ -25,32 +28,11 @@ MISSING32 = -(2**31)
 MULTI_SEP = "\x1f"
 
 
-def stem_word(word: str) -> str:
-    """English Snowball (Porter2) stem of a lower-case word.
-
-    Not the original Porter stemmer: in a news corpus it conflates "news"
-    with "new" and "uses" with the stop word "us".
-    """
-    from whoosh.lang.snowball.english import EnglishStemmer
-
-    global _STEMMER
-    if _STEMMER is None:
-        _STEMMER = EnglishStemmer()
-    return _STEMMER.stem(word)
-
-
-_STEMMER: Any = None
-
-
 def text_analyzer() -> Any:
-    """English analyzer: word tokens, lower-case, stop words out, Snowball stems.
+    """The analyzer of the ranked text fields (see `search.analysis`)."""
+    from .analysis import news_analyzer
 
-    The analyzer is pickled into the index's schema; `stem_word` is a module
-    function so it pickles by reference.
-    """
-    from whoosh.analysis import StemmingAnalyzer
-
-    return StemmingAnalyzer(stemfn=stem_word, minsize=1)
+    return news_analyzer()
 
 
 def multi_value_analyzer() -> Any:
@@ -67,7 +49,9 @@ def build_schema() -> Any:
     from whoosh.analysis import IDAnalyzer
     from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
-    analyzer = text_analyzer()
+    from .analysis import news_analyzer
+
+    analyzer = news_analyzer()
     return Schema(
         # identity and change detection
         uid=ID(unique=True, sortable=True),  # corpus root + relative path
@@ -78,6 +62,10 @@ def build_schema() -> Any:
         title=TEXT(analyzer=analyzer, stored=True, field_boost=1.0),
         excerpt=TEXT(analyzer=analyzer, stored=True),
         topics=TEXT(analyzer=analyzer),
+        # every distinct word of title, excerpt and topics as written (lower-
+        # cased, unstemmed, no frequencies): the vocabulary that prefixes
+        # (`vulnerab*`) and typo tolerance match against
+        words=KEYWORD(analyzer=news_analyzer(surface=True), scorable=False),
         # filters and range queries (lower-cased whole values)
         provider=ID(analyzer=IDAnalyzer(lowercase=True)),
         topic=KEYWORD(analyzer=multi_value_analyzer()),

@@ -9,20 +9,23 @@ scoring; only the requested page is scored (top-k) and highlighted.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import pickle
-import re
 import struct
 import time
 import zlib
+from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .errors import IndexCorruptError, UsageError
-from .query import Filters, ParsedQuery, QueryBuilder, positive_terms
+from .errors import UsageError
+from .query import MATCH_MODES, Filters, ParsedQuery, parse_query
 from .schema import MISSING, MISSING32
+from .store import damaged
+
+if TYPE_CHECKING:
+    from .matching import Correction, Relaxation
 
 #: what Whoosh raises on damaged index files: missing or cut-short files,
 #: unpicklable or misaligned blocks (its directory and stored fields are pickles)
@@ -30,19 +33,12 @@ INDEX_DAMAGE = (OSError, EOFError, ValueError, KeyError, IndexError,
                 pickle.UnpicklingError, struct.error, zlib.error)
 
 
-def _damaged(index_dir: Path, exc: BaseException) -> IndexCorruptError:
-    return IndexCorruptError(
-        f"{index_dir}: cannot read index ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); "
-        "rebuild it with `search index --full CORPUS_DIR`"
-    )
-
-
 SORTS = ("relevance", "newest", "oldest", "quality")
 _MAX_SCORE = 3.0e38  # just under float32's largest finite value
-#: the index tokenizer's pattern (whoosh.analysis default_pattern)
-_TOKEN = re.compile(r"[\w\*]+(\.?[\w\*]+)*")
 FACETS = ("provider", "topic", "year")
 MAX_LIMIT = 10_000
+#: parsed queries kept per searcher (paging and batch runs repeat queries)
+PARSE_CACHE_SIZE = 256
 
 
 # ----------------------------------------------------------------- data types
@@ -60,8 +56,18 @@ class SearchRequest:
     facets: tuple[str, ...] = ("provider",)
     facet_size: int = 10
     highlight: bool = True
+    #: matching strategy: auto (every word, relaxed when nothing has them
+    #: all), all (every word, never relaxed) or any (any word)
+    match: str = "auto"
+    #: words the index does not have also match indexed words 1-2 edits away
+    typos: bool = True
+    #: the last word is still being typed: match it as a prefix of the most
+    #: common indexed words (results while typing)
+    prefix_last: bool = False
 
     def validate(self) -> None:
+        if self.match not in MATCH_MODES:
+            raise UsageError(f"unknown match mode {self.match!r}: choose one of {', '.join(MATCH_MODES)}")
         if self.sort not in SORTS:
             raise UsageError(f"unknown sort {self.sort!r}: choose one of {', '.join(SORTS)}")
         for name in self.facets:
@@ -129,6 +135,14 @@ class ResultPage:
     took_ms: float
     parsed: str = ""  # the query as understood, for --debug and the REPL
     scored: bool = True  # False when ordered by a field (or matching everything)
+    #: words the index does not have, and the words searched instead
+    corrections: tuple[Correction, ...] = ()
+    #: set when fewer than all of the query's words were required
+    relaxed: Relaxation | None = None
+    #: for a query that found nothing: a corrected query, if one is near
+    did_you_mean: str | None = None
+    #: how the query text was read, when part of it was not valid syntax
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -144,6 +158,8 @@ class IndexStats:
     index_dir: str
     segments: int
     schema_version: int
+    #: the "index incomplete: ..." notice when the last index run did not finish
+    incomplete: str | None = None
 
 
 # ----------------------------------------------------------------- searcher
@@ -154,41 +170,57 @@ class Searcher:
     batch mode do), it reopens itself when the index changes underneath."""
 
     def __init__(self, index_dir: Path, ranking: Any = None) -> None:
-        """`ranking` is an engine.Ranking (scoring parameters); default if None."""
+        """`ranking` is a ranking.Ranking (scoring parameters); default if None."""
         self.index_dir = Path(index_dir)
         self.ranking = ranking
         self._ix: Any = None
         self._searcher: Any = None
-        self._snapshot: Any = None  # engine.Snapshot of the current generation
-        self._builder: QueryBuilder | None = None
+        self._arrays: Any = None  # IndexArrays of the current generation
+        self._parsed: OrderedDict[tuple[str, str, bool], ParsedQuery] = OrderedDict()
+        #: segments whose files this searcher checked against their checksums
+        self._verified: set[str] = set()
 
     # -- lifecycle
 
     def _open(self) -> Any:
-        from .store import open_index
+        from .store import open_index, verify_segments
 
         if self._ix is None:
-            self._ix = open_index(self.index_dir)
-            self._builder = QueryBuilder(self._ix.schema)
+            self._ix = open_index(self.index_dir, verified=self._verified)
         if self._searcher is None:
             self._searcher = self._ix.searcher()
-            self._snapshot = None
+            self._arrays = None
         elif not self._searcher.up_to_date():
             # a fresh searcher, not refresh(): whoosh3's refresh reuses segment
             # readers with their old deletion lists, so a long-lived searcher
             # (REPL, --batch) saw deleted and replaced documents twice
+            verify_segments(self.index_dir, self._ix, self._verified)  # the new segments only
             self._searcher.close()
             self._searcher = self._ix.searcher()
-            self._snapshot = None
+            self._arrays = None
         return self._searcher
 
-    def _snap(self) -> Any:
-        from .snapshot import Snapshot
+    def arrays(self) -> Any:
+        """The IndexArrays of the current index generation (reopened when
+        the index changed since the last call)."""
+        from .index_arrays import IndexArrays
 
         s = self._open()
-        if self._snapshot is None:
-            self._snapshot = Snapshot(s, self.ranking, self.index_dir)
-        return self._snapshot
+        if self._arrays is None:
+            self._arrays = IndexArrays(s, self.ranking, self.index_dir)
+        return self._arrays
+
+    def warnings(self) -> list[str]:
+        """What a caller should tell the user about the index, one line each:
+        an index run that did not finish, damaged posting sidecars read
+        around so far."""
+        from .store import incomplete_notice, read_meta
+
+        notice = incomplete_notice(read_meta(self.index_dir))
+        found = [notice] if notice else []
+        if self._arrays is not None:
+            found += self._arrays.problems
+        return found
 
     def close(self) -> None:
         if self._searcher is not None:
@@ -201,19 +233,19 @@ class Searcher:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @property
-    def builder(self) -> QueryBuilder:
-        # only the first call opens: reopening here, in the middle of a search,
-        # would close the searcher that the search's snapshot is reading
-        if self._builder is None:
-            self._open()
-        assert self._builder is not None
-        return self._builder
-
     # -- searching
 
-    def parse(self, text: str) -> ParsedQuery:
-        return self.builder.parse(text)
+    def parse(self, text: str, match: str = "auto", prefix_last: bool = False) -> ParsedQuery:
+        """The query model of a query text (cached; never raises for bad syntax)."""
+        key = (text, match, prefix_last)
+        hit = self._parsed.get(key)
+        if hit is None:
+            hit = self._parsed[key] = parse_query(text, match, prefix_last=prefix_last)
+            if len(self._parsed) > PARSE_CACHE_SIZE:
+                self._parsed.popitem(last=False)
+        else:
+            self._parsed.move_to_end(key)
+        return hit
 
     def search(self, request: SearchRequest) -> ResultPage:
         """Run one search. Raises UsageError for invalid requests and
@@ -225,84 +257,109 @@ class Searcher:
         except (UsageError, KeyboardInterrupt):
             raise
         except INDEX_DAMAGE as exc:
-            raise _damaged(self.index_dir, exc) from None
+            raise damaged(self.index_dir, exc) from None
 
     def _search(self, request: SearchRequest, started: float) -> ResultPage:
         import numpy as np
 
-        from .engine import evaluate, sort_key, title_coverage, top_documents
+        from . import matching
+        from .query import describe
+        from .ranking import sort_key, top_documents
 
-        snap = self._snap()
-        parsed = self.builder.parse(request.query)
+        arrays = self.arrays()
+        parsed = self.parse(request.query, request.match, request.prefix_last)
         with np.errstate(over="ignore", invalid="ignore"):
-            match = evaluate(snap, parsed.ranked)
-        if match.score is not None:
+            outcome = matching.run(arrays, parsed, request.filters.clauses(), request.typos)
+        score = outcome.match.score
+        if score is not None:
             # absurd boosts (`x^1e40`) must not turn into Infinity/NaN in JSON
-            np.nan_to_num(match.score, copy=False, nan=0.0, posinf=_MAX_SCORE, neginf=-_MAX_SCORE)
-        mask = match.mask & snap.live
-        for flt in (parsed.filter, self.builder.filter_query(request.filters)):
-            if flt is not None:
-                mask &= evaluate(snap, flt).mask
+            np.nan_to_num(score, copy=False, nan=0.0, posinf=_MAX_SCORE, neginf=-_MAX_SCORE)
+        mask = outcome.match.mask & arrays.live
         matched = np.flatnonzero(mask)
         total = len(matched)
 
-        facets = {name: self._facet(snap, name, mask, matched, request.facet_size)
+        facets = {name: self._facet(arrays, name, mask, matched, request.facet_size)
                   for name in request.facets}
 
         # a query with nothing to score (`-crypto`, filters only) is ordered newest first
-        scored_order = (request.sort == "relevance" and not parsed.is_match_all()
-                        and match.score is not None)
-        if scored_order and match.score is not None:
-            match.score = title_coverage(snap, parsed.ranked, match.score)
+        scored_order = (request.sort == "relevance" and score is not None
+                        and not matching.is_unscored(outcome.root))
         want = request.offset + request.limit
-        key = sort_key(snap, request.sort if scored_order or request.sort != "relevance" else "newest",
-                       match.score if scored_order else None)
-        top = top_documents(snap, matched, key, want)
-        page = top[request.offset : want]
+        key = sort_key(arrays, request.sort if scored_order or request.sort != "relevance" else "newest",
+                       score if scored_order else None)
+        page = top_documents(arrays, matched, key, want)[request.offset : want]
 
-        s = snap.searcher
-        terms = positive_terms(parsed.ranked, s.reader()) if request.highlight and page else set()
-        scores = match.score
+        s = arrays.searcher
+        leaves = matching.matched_leaves(outcome) if request.highlight and page else []
         hits = tuple(
-            self._hit(s, snap, docnum,
-                      float(scores[docnum]) if scored_order and scores is not None else 0.0,
-                      request.offset + i + 1, terms)
+            self._hit(s, arrays, docnum,
+                      float(score[docnum]) if scored_order and score is not None else 0.0,
+                      request.offset + i + 1, matching.highlight_terms(outcome, leaves, docnum))
             for i, docnum in enumerate(page)
         )
+        did_you_mean = None
+        if total == 0 and outcome.unknown:
+            from .vocabulary import Vocabulary
+
+            did_you_mean = Vocabulary(arrays).suggest_text(request.query, outcome.unknown)
         took = (time.perf_counter() - started) * 1000
-        return ResultPage(request, total, hits, facets, round(took, 3), str(parsed.ranked), scored_order)
+        return ResultPage(request, total, hits, facets, round(took, 3), describe(outcome.root),
+                          scored_order, outcome.corrections, outcome.relaxed, did_you_mean,
+                          parsed.note)
+
+    def suggest(self, text: str) -> str | None:
+        """A spelling correction for a query that found little: its words
+        that the index lacks or has in at most 2 articles, replaced by a
+        neighbour 1-2 edits away that is 10 times as common; or None."""
+        from .matching import typed_words
+        from .vocabulary import Vocabulary
+
+        arrays = self.arrays()
+        vocab = Vocabulary(arrays)
+        rare = [w for w in typed_words(self.parse(text).root) if vocab.df(w) <= 2]
+        if not rare:
+            return None
+        return vocab.suggest_text(text, rare, min_df_factor=10)
 
     # -- facets
 
     def _facet(self, snap: Any, name: str, mask: Any, matched: Any, size: int) -> Facet:
         import numpy as np
 
-        items: list[tuple[Any, int]]
+        if name == "year":
+            years = snap.numeric_column("year_col", MISSING32)[matched]
+            values, counts = np.unique(years[years != MISSING32], return_counts=True)
+            items = sorted(((int(v), int(c)) for v, c in zip(values, counts, strict=True)),
+                           key=lambda kv: (-kv[1], -kv[0]))
+            top = items[:size]
+            return Facet(name, tuple(FacetValue(v, n) for v, n in top), len(items),
+                         sum(n for _, n in items[size:]))
         if name == "provider":
             ids, labels = snap.ref_column("provider_name")
             sel = ids[matched]
             counts = np.bincount(sel[sel >= 0], minlength=len(labels))
-            items = [(labels[i], int(c)) for i, c in enumerate(counts) if c]
-        elif name == "topic":
+        else:  # topic
             docs, vids, labels = snap.multi_postings("topic", "topic_names")
             counts = np.bincount(vids[mask[docs]], minlength=len(labels))
-            items = [(labels[i], int(c)) for i, c in enumerate(counts) if c]
-        else:  # year
-            years = snap.numeric_column("year_col", MISSING32)[matched]
-            values, counts = np.unique(years[years != MISSING32], return_counts=True)
-            items = [(int(v), int(c)) for v, c in zip(values, counts, strict=True)]
-        if name == "year":
-            items.sort(key=lambda kv: (-kv[1], -kv[0]))
-        else:
-            items.sort(key=lambda kv: (-kv[1], str(kv[0]).casefold(), kv[0]))
-        top = items[:size]
-        other = sum(n for _, n in items[size:])
-        return Facet(name, tuple(FacetValue(v, n) for v, n in top), len(items), other)
+        present = np.flatnonzero(counts)
+        total = int(counts.sum())
+        if 0 < size < len(present):
+            # only values that can make the top `size` are sorted: those
+            # counted at least as often as the size-th most common (ties kept)
+            kth = np.partition(counts[present], len(present) - size)[len(present) - size]
+            present = present[counts[present] >= kth]
+        elif size == 0:
+            present = present[:0]
+        ranked = sorted(((labels[i], int(counts[i])) for i in present.tolist()),
+                        key=lambda kv: (-kv[1], kv[0].casefold(), kv[0]))[:size]
+        distinct = int(np.count_nonzero(counts))
+        return Facet(name, tuple(FacetValue(v, n) for v, n in ranked), distinct,
+                     total - sum(n for _, n in ranked))
 
     # -- hits and highlights
 
     def _hit(self, s: Any, snap: Any, docnum: int, score: float, rank: int,
-             terms: set[tuple[str, str]]) -> Hit:
+             terms: dict[str, set[str]]) -> Hit:
         stored = s.stored_fields(docnum)
         title = stored.get("title", "") or ""
         excerpt = stored.get("excerpt", "") or ""
@@ -330,8 +387,8 @@ class Searcher:
             category=stored.get("category", "") or "",
         )
 
-    def _spans(self, text: str, fieldname: str, terms: set[tuple[str, str]]) -> tuple[Span, ...]:
-        wanted = {t for f, t in terms if f == fieldname}
+    def _spans(self, text: str, fieldname: str, terms: dict[str, set[str]]) -> tuple[Span, ...]:
+        wanted = terms.get(fieldname)
         if not text or not wanted:
             return ()
         return highlight_spans(text, wanted)
@@ -359,7 +416,7 @@ class Searcher:
         (for completion and listings)."""
         import numpy as np
 
-        snap = self._snap()
+        snap = self.arrays()
         return list(self._facet(snap, name, snap.live, np.flatnonzero(snap.live), 10**9).values)
 
     def stats(self) -> IndexStats:
@@ -367,14 +424,14 @@ class Searcher:
         try:
             return self._stats()
         except INDEX_DAMAGE as exc:
-            raise _damaged(self.index_dir, exc) from None
+            raise damaged(self.index_dir, exc) from None
 
     def _stats(self) -> IndexStats:
         import numpy as np
 
-        from .store import read_meta
+        from .store import incomplete_notice, read_meta
 
-        snap = self._snap()
+        snap = self.arrays()
         s = snap.searcher
         live = snap.live
         docs = np.flatnonzero(live)
@@ -394,33 +451,25 @@ class Searcher:
             index_dir=str(self.index_dir.resolve()),
             segments=len(s.reader().leaf_readers()) if hasattr(s.reader(), "leaf_readers") else 1,
             schema_version=meta.schema_version if meta else 0,
+            incomplete=incomplete_notice(meta),
         )
 
 
 def highlight_spans(text: str, wanted: set[str]) -> tuple[Span, ...]:
-    """Character spans of the words of `text` whose index form is in `wanted`.
+    """Character spans of the words of `text` whose index form is in `wanted`
+    (the index's own analysis, so exactly the words that matched; a compound
+    found by its joined form is marked whole)."""
+    from .analysis import GROUP, index_tokens, searchable_stem
 
-    Mirrors the index analyzer (schema.text_analyzer: word tokens, lower
-    case, stop words out, Snowball stems) without its per-token generator
-    overhead, which dominated the time to build a page of hits.
-    """
-    from whoosh.analysis import STOP_WORDS
-
-    spans = []
-    for m in _TOKEN.finditer(text):
-        word = m.group().lower()
-        if word in STOP_WORDS or len(word) > 40:
-            continue
-        if _stem(word) in wanted:
+    spans: list[Span] = []
+    for m in GROUP.finditer(text):
+        group = m.group()
+        if "." in group or "-" in group:  # a compound or a number: the full rules
+            base = m.start()
+            spans += [(base + a, base + b) for _, a, b, term in index_tokens(group) if term in wanted]
+        elif searchable_stem(group) in wanted:
             spans.append((m.start(), m.end()))
     return tuple(spans)
-
-
-@functools.lru_cache(maxsize=50_000)
-def _stem(word: str) -> str:
-    from .schema import stem_word
-
-    return stem_word(word)
 
 
 def _from_micros(value: int) -> dt.datetime:
@@ -431,10 +480,7 @@ def iter_all(searcher: Searcher, request: SearchRequest, page_size: int = 500) -
     """Every hit of a request, page by page (for exports)."""
     offset = 0
     while True:
-        page = searcher.search(
-            SearchRequest(request.query, request.filters, request.sort, page_size, offset, (), 0,
-                          request.highlight)
-        )
+        page = searcher.search(replace(request, limit=page_size, offset=offset, facets=(), facet_size=0))
         yield from page.hits
         offset += page_size
         if offset >= page.total or not page.hits:

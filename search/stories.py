@@ -65,10 +65,12 @@ class StoryDoc:
 
 
 def story_doc(article: Article) -> StoryDoc:
-    """The StoryDoc of a parsed article (parse it with `with_related=True`)."""
-    related = []
-    for item in article.related:
-        url = normalize_url(item.url)
+    """The StoryDoc of a parsed article. Its related URLs come from
+    `related_urls` (read by every parse) and from `related` (parsed with
+    `with_related=True`)."""
+    related: list[str] = []
+    for raw in [*article.related_urls, *(item.url for item in article.related)]:
+        url = normalize_url(raw)
         if url and url not in related:
             related.append(url)
     return StoryDoc(
@@ -168,7 +170,7 @@ def doc_features(doc: StoryDoc) -> StoryFeatures:
 
 
 def article_features(article: Article) -> StoryFeatures:
-    """The features of a parsed article (parsed with `with_related=True`)."""
+    """The features of a parsed article."""
     return doc_features(story_doc(article))
 
 

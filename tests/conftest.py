@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 SHARED_CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+SHARED_AZURE = SHARED_CORPUS.parent / "corpus-azure"
 
 
 def front_matter(**fields: Any) -> str:
@@ -132,6 +133,26 @@ def requires_shared_corpus() -> Any:
                               reason=f"shared corpus not found at {SHARED_CORPUS}")
 
 
+def requires_azure_corpus() -> Any:
+    return pytest.mark.skipif(not SHARED_AZURE.is_dir(),
+                              reason=f"azure corpus not found at {SHARED_AZURE}")
+
+
+@pytest.fixture(scope="session")
+def azure_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An index of ../shared/corpus-azure (4,958 articles), built once per
+    test session (about 30 s): for the few integration tests that need a
+    whole real site."""
+    if not SHARED_AZURE.is_dir():
+        pytest.skip(f"azure corpus not found at {SHARED_AZURE}")
+    from search.indexer import build_index
+
+    index = tmp_path_factory.mktemp("azure") / "index"
+    report = build_index(index, [SHARED_AZURE])
+    assert report.documents > 4_900
+    return index
+
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -146,3 +167,18 @@ def load_generator() -> ModuleType:
     sys.modules[name] = module  # dataclasses look their module up here
     spec.loader.exec_module(module)
     return module
+
+
+def osa(a: str, b: str) -> int:
+    """Optimal string alignment distance, written out (insert, delete,
+    substitute, or transpose two neighbours: one edit each)."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[-1]

@@ -110,11 +110,10 @@ def _private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_query_shows_ranked_page_total_time_and_facets(built: Path, tmp_path: Path):
-    s = drive(built, "power apps portals\n" + CTRL_D, tmp_path)
+    s = drive(built, "power apps\n" + CTRL_D, tmp_path)
     assert s.status == 0
     titles = result_titles(s.out)
-    assert titles[0] == "Power Apps portals FAQs"
-    assert "Create mobile apps with Power Apps" in titles
+    assert set(titles) == {"Power Apps portals FAQs", "Create mobile apps with Power Apps"}
     assert "Microsoft · 2021-03-01" in s.out  # provider and date of the hit
     assert "Answers to common questions" in s.out  # the excerpt snippet
     assert re.search(r"^\d+ hits? · showing 1–\d+ · [\d.]+ ms", s.out, flags=re.M)
@@ -137,12 +136,16 @@ def test_no_hits_names_active_filters(built: Path, tmp_path: Path):
     assert "(filters: provider=BBC; :clear drops them)" in s.out
 
 
-def test_did_you_mean_offers_a_correction_from_the_index(built: Path, tmp_path: Path):
-    s = drive(built, "robts\nfacal recogniton\nfacial recogniton\n" + CTRL_D, tmp_path)
-    assert re.search(r"did you mean: robots +\(1 hit\)", s.out)
-    assert "did you mean: facial recognition" in s.out
-    # a correction is offered only when it finds more than the query did
-    assert s.out.count("did you mean") == 2
+def test_typos_are_corrected_and_said_and_short_ones_suggested(built: Path, tmp_path: Path):
+    s = drive(built, "robts\nfacal recogniton\nwalkk\nwlk\n" + CTRL_D, tmp_path)
+    # words of 5+ letters the index lacks are corrected, and the page says so
+    assert "showing results for robots (no match for robts)" in s.out
+    assert "showing results for facial (no match for facal)" in s.out
+    assert "showing results for recognition (no match for recogniton)" in s.out
+    assert result_titles(s.out)[0] == "Robots learn to walk in a day"
+    # a shorter one is not corrected, but suggested when the query finds nothing
+    assert re.search(r"did you mean: walk\b", s.out)
+    assert s.out.count("did you mean") == 1
 
 
 def test_page_fits_the_terminal(corpus: Corpus, index_dir: Path, tmp_path: Path):
@@ -337,14 +340,14 @@ def test_export_needs_a_query(built: Path, tmp_path: Path):
 
 
 def test_bad_commands_and_arguments_are_one_line_each(built: Path, tmp_path: Path):
-    keys = (":bogus\n:shw 1\n:page x\n:sort sideways\n:since yesterday\n:limit 0\n:next\n"
+    keys = (":bogus\n:shw 1\n:page x\n:sort sideways\n:since someday\n:limit 0\n:next\n"
             ":since 2023\n:until 2022\n" + CTRL_D)
     s = drive(built, keys, tmp_path)
     errors = [line for line in s.out.splitlines() if line.startswith("error: ")]
     assert len(errors) == 8, errors
     assert "unknown command :bogus" in errors[0]
     assert "did you mean :show?" in errors[1]
-    assert "invalid date 'yesterday'" in s.out
+    assert "invalid date 'someday'" in s.out
     assert ":since 2023-01-01 is after :until 2022-12-31" in s.out
     assert "Traceback" not in s.out + s.err
 

@@ -28,7 +28,6 @@ from search.repl_controller import (
 from search.repl_export import ReplError, write_export
 from search.repl_render import RESERVED_ROWS, Renderer, display_rows, hits_that_fit
 from search.searcher import Searcher, SearchRequest
-from search.suggest import Speller, correctable_words, edit_distance
 
 
 @pytest.fixture
@@ -211,33 +210,35 @@ def test_index_changes_are_picked_up(ctl: Controller, news: Corpus, built: Path)
 # ----------------------------------------------------------------- suggestions
 
 
-def test_speller_corrects_unknown_words_keeping_case_and_syntax(built: Path):
+def test_suggestions_correct_unknown_words_keeping_case_and_syntax(built: Path):
     with Searcher(built) as s:
-        speller = Speller(s.whoosh_searcher)
-        assert speller.suggest("Robts walk") == "Robots walk"
-        assert speller.suggest('"facal recogniton" provider:reuters') == (
+        assert s.suggest("Robts walk") == "Robots walk"
+        assert s.suggest('"facal recogniton" provider:reuters') == (
             '"facial recognition" provider:reuters')
-        assert speller.suggest("robots") is None
-        assert speller.suggest("-robts") is None  # excluded words are left alone
-        assert speller.suggest("provider:reutrs") is None  # field values are not words
-        assert speller.suggest("the") is None  # a stop word
-        assert speller.suggest("xqzzy") is None  # nothing near it
+        assert s.suggest("robots") is None
+        assert s.suggest("-robts") is None  # excluded words are left alone
+        assert s.suggest("provider:reutrs") is None  # field values are not words
+        assert s.suggest("the") is None  # a stop word
+        assert s.suggest("xqzzy") is None  # nothing near it
 
 
 def test_suggestion_only_when_it_finds_more(ctl: Controller):
-    none = ctl.handle("robts")
+    none = ctl.handle("wlk")  # too short to be corrected automatically
     assert isinstance(none, SearchOutcome) and none.suggestion is not None
-    assert (none.suggestion.query, none.suggestion.total) == ("robots", 1)
-    found = ctl.handle("robots")
+    assert (none.suggestion.query, none.suggestion.total) == ("walk", 1)
+    found = ctl.handle("walk")
     assert isinstance(found, SearchOutcome) and found.suggestion is None
+    corrected = ctl.handle("robts")  # corrected, and said so: nothing more to suggest
+    assert isinstance(corrected, SearchOutcome) and corrected.suggestion is None
+    assert [c.used for c in corrected.page.corrections] == [("robots",)]
 
 
-def test_correctable_words_and_edit_distance():
-    words = [w for _, _, w in correctable_words('apps title:foo -bar "one two" ab wild* NOT x3 AND')]
-    assert words == ["apps", "one", "two"]
-    assert edit_distance("recieve", "receive") == 1  # a transposition is one edit
-    assert edit_distance("kitten", "sitting") == 3
-    assert edit_distance("", "abc") == 3
+def test_typed_words_are_the_words_a_match_may_contain():
+    from search.matching import typed_words
+    from search.query import parse_query
+
+    words = typed_words(parse_query('apps title:foo -bar "one two" ab wild* NOT x3 AND').root)
+    assert words == ["apps", "foo", "one", "two", "ab"]
 
 
 # ----------------------------------------------------------------- rendering

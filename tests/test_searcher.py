@@ -38,10 +38,13 @@ def test_match_all(s):
     assert run(s, "   ").total == 6
 
 
-def test_or_with_reward_for_more_terms(s):
+def test_every_word_by_default_any_word_on_request(s):
     page = run(s, "power apps portals")
-    assert page.total == 2
-    assert page.hits[0].title == "Power Apps portals FAQs"  # matches all three words
+    assert titles(page) == ["Power Apps portals FAQs"] and page.relaxed is None
+    anywhere = run(s, "power apps portals", match="any")
+    assert anywhere.total == 2
+    assert anywhere.hits[0].title == "Power Apps portals FAQs"  # matches all three words
+    assert run(s, "power apps portals", match="all").total == 1
 
 
 def test_pasted_headline_with_noise_finds_story(s):
@@ -75,11 +78,17 @@ def test_field_and_prefix(s):
 
 
 def test_malformed_query_falls_back_to_plain_terms(s):
-    for q in ['"unbalanced power', "(power apps", "power AND", "title:", "[x TO", "a:b:c robots",
-              "published:[garbage TO 2022] robots", "^^^ ~~ robots!!"]:
-        page = run(s, q)  # never raises
-        assert page.total >= 0
-    assert paths(run(s, "(robots")) == {"_news/2023-07-07-robots.md"}
+    power = {"_news/2021-03-01-portals.md", "_news/2021-05-02-mobile.md"}
+    robots = {"_news/2023-07-07-robots.md"}
+    # what the grammar rejects is searched as the words it holds
+    for q, want in [('"unbalanced power', power), ("(power apps", power), ("power AND", power),
+                    ("a:b:c robots", robots), ("^^^ ~~ robots!!", robots), ("(robots", robots),
+                    ("robots)", robots), ("[robots TO", robots)]:
+        page = run(s, q)
+        assert paths(page) == want and page.total == len(want), q
+    garbled = run(s, "published:[garbage TO 2022] robots")
+    assert "searched as words" in garbled.note
+    assert run(s, "title:").total == run(s, "title").total
 
 
 def test_provider_filter_in_query_and_flag_is_case_insensitive_and_restricts(s):
@@ -110,8 +119,16 @@ def test_date_filters_inclusive(s):
 def test_parse_date_bound():
     assert parse_date_bound("2022-02", end=True) == dt.datetime(2022, 2, 28, 23, 59, 59, 999999,
                                                                 tzinfo=dt.timezone.utc)
-    with pytest.raises(UsageError):
-        parse_date_bound("yesterday")
+    with pytest.raises(UsageError, match="someday"):
+        parse_date_bound("someday")
+    today = dt.date(2024, 3, 31)
+    assert parse_date_bound("yesterday", today=today).date() == dt.date(2024, 3, 30)
+    assert parse_date_bound("7d", today=today) == dt.datetime(2024, 3, 24, tzinfo=dt.timezone.utc)
+    assert parse_date_bound("2w", end=True, today=today).date() == dt.date(2024, 3, 17)
+    assert parse_date_bound("1m", today=today).date() == dt.date(2024, 2, 29)  # no Feb 31st
+    assert parse_date_bound("last month", today=today) == parse_date_bound("1m", today=today)
+    assert parse_date_bound("1y", today=today).date() == dt.date(2023, 3, 31)
+    assert parse_date_bound("today", end=True, today=today).time() == dt.time.max
 
 
 def test_sorting_and_tie_breaks(s):
@@ -257,10 +274,11 @@ def test_question_mark_ending_a_word_is_punctuation(s):
 
 def test_negation_inside_parentheses(s):
     # machine learning chips (2020) has "learning"; robots (2023) too; mobile/portals do not
-    both = paths(run(s, "power (learning -robots)"))
-    assert both == {"_news/2021-03-01-portals.md", "_news/2021-05-02-mobile.md",
-                    "_news/2020-01-10-chips.md"}
-    assert paths(run(s, "(learning NOT robots) OR power")) == both
+    either = paths(run(s, "power OR (learning -robots)"))
+    assert either == {"_news/2021-03-01-portals.md", "_news/2021-05-02-mobile.md",
+                      "_news/2020-01-10-chips.md"}
+    assert paths(run(s, "(learning NOT robots) OR power")) == either
+    assert run(s, "power (learning -robots)", match="all").total == 0  # no power article has it
 
 
 def test_field_star_matches_documents_having_the_field(s):
@@ -300,3 +318,20 @@ def test_absurd_boost_gives_finite_scores(s):
 
     page = run(s, "(ai OR power)^1000000000000000000000000000000000000000000 learning")
     assert page.total > 0 and all(math.isfinite(h.score) for h in page.hits)
+
+
+def test_results_while_typing_complete_the_last_word(s):
+    typing = run(s, "robots wal", prefix_last=True)
+    assert titles(typing) == ["Robots learn to walk in a day"] and typing.relaxed is None
+    assert run(s, "robots wal").relaxed.dropped == ("wal",)  # a finished word: no article has it
+
+
+def test_vocabulary_completes_a_prefix_most_common_first(s):
+    from search.vocabulary import Vocabulary
+
+    vocab = Vocabulary(s.arrays())
+    words, dfs = s.arrays().term_frequencies("words")
+    expected = sorted((w for w in words if w.startswith("p")), key=lambda w: (-dfs[words.index(w)], w))
+    assert vocab.complete("p", 3) == expected[:3]
+    assert vocab.complete("p", 1000) == expected
+    assert vocab.complete("zzz", 5) == []

@@ -155,14 +155,14 @@ def test_story_doc_from_parsed_article() -> None:
     text = article_text(
         "Orbitex launches satellite cloud", excerpt="A cloud in orbit.", provider="Space Wire",
         url="https://www.spacewire.example/orbitex/?utm_source=feed",
-        related=["{title: Other take, webUrl: 'https://Other.example/story/#x'}",
-                 "{title: No url here}"],
+        related=["title: Other take\n    webUrl: 'https://Other.example/story/#x'", "title: No url here"],
     )
-    article = parse_article("_news/orbitex.md", text.encode(), with_related=True)
-    sd = story_doc(article)
+    for with_related in (True, False):  # the related URLs are read either way
+        article = parse_article("_news/orbitex.md", text.encode(), with_related=with_related)
+        sd = story_doc(article)
+        assert sd.related == ("https://other.example/story",)
     assert sd.key == "_news/orbitex.md" and sd.provider == "Space Wire"
     assert sd.url == "https://spacewire.example/orbitex"
-    assert sd.related == ("https://other.example/story",)
     assert sd.published == dt.datetime(2022, 4, 18, 10, 0, tzinfo=dt.timezone.utc)
 
 
