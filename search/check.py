@@ -11,6 +11,8 @@ What is checked, in order:
 * every posting sidecar: its checksums (header and every term), and that it
   agrees with its segment (document count, the terms it should hold and their
   document frequencies);
+* the stories: the story index is readable and describes the current
+  generation, and the current generation's story file has every document;
 * with `corpus=True`, that every indexed file still exists unchanged and
   every corpus file is indexed (or cannot be).
 
@@ -117,8 +119,36 @@ def check_index(index_dir: Path, corpus: bool = False) -> CheckReport:
                 raise
             except Exception as exc:  # noqa: BLE001 - whoosh raises many kinds on damage
                 report.add(index_dir, f"unreadable ({type(exc).__name__}: {_short(exc)})")
+    _check_stories(index_dir, ix, report)
     _check_leftovers(index_dir, ix, report)
     return report
+
+
+def _check_stories(index_dir: Path, ix: Any, report: CheckReport) -> None:
+    """The story index and the current generation's stories (derived files:
+    `search index` rebuilds what is missing, outdated or damaged)."""
+    from .errors import IndexCorruptError, IndexIncompatibleError
+    from .stories import StoryIndex
+    from .story_store import STORY_FILE, labels_path, load_labels
+
+    try:
+        with ix.reader() as reader:
+            generation, n = int(reader.generation() or 0), reader.doc_count_all()
+    except Exception:  # noqa: BLE001 - already reported with the segments
+        return
+    path = index_dir / STORY_FILE
+    if not path.is_file():
+        report.add(path, "missing: the index has no stories", OUTDATED)
+        return
+    try:
+        stories = StoryIndex.load(path)
+    except (IndexCorruptError, IndexIncompatibleError) as exc:
+        report.add(path, str(exc).split(": ", 1)[-1], DAMAGED, repairable=True)
+        return
+    if stories.generation != generation:
+        report.add(path, "describes an earlier index generation (a run did not finish)", OUTDATED)
+    elif load_labels(index_dir, generation, n) is None:
+        report.add(labels_path(index_dir, generation), "missing or unreadable", DAMAGED, repairable=True)
 
 
 def _short(exc: BaseException) -> str:
@@ -296,8 +326,11 @@ def _check_leftovers(index_dir: Path, ix: Any, report: CheckReport) -> None:
         return
     live = {wa.segment_id(seg) for seg in segments}
     toc = f"_{INDEX_NAME}_{generation}.toc"
+    from .story_store import STORY_FILE, labels_path
+
+    current = (STORY_FILE, labels_path(index_dir, generation).name)
     for name in names:
-        if name in (toc, LOCK_FILENAME, META_FILENAME) or name.split(".")[0] in live:
+        if name in (toc, LOCK_FILENAME, META_FILENAME, *current) or name.split(".")[0] in live:
             continue
         report.add(index_dir / name, "not part of the index (left by an interrupted run; the next "
                                      "`search index` removes it)", NOTE)

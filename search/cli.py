@@ -135,6 +135,10 @@ def _result_options(q: argparse.ArgumentParser, item: str) -> None:
                    help="default text (json with --batch)")
     q.add_argument("--color", choices=("auto", "always", "never"), default=None)
     q.add_argument("--no-highlight", action="store_true", help="skip highlighting")
+    q.add_argument("--group", choices=("none", "story"), default="none",
+                   help="story: one hit per story (the same news from many outlets), paging by story")
+    q.add_argument("--members", type=int, default=5, metavar="N",
+                   help="with --group story: list at most N other members per story (default 5)")
     q.add_argument("--batch", action="store_true",
                    help=f"read one {item} per line from stdin; one JSON object per line out "
                         f"(--format text: a text result per {item})")
@@ -228,7 +232,7 @@ def _request(args: argparse.Namespace, text: str) -> Any:
         query=text, filters=filters, sort=args.sort, limit=args.limit, offset=args.offset,
         facets=tuple(dict.fromkeys(args.facet or ["provider"])), facet_size=args.facet_size,
         highlight=not args.no_highlight, match=getattr(args, "match", "auto"),
-        typos=getattr(args, "typos", "on") == "on",
+        typos=getattr(args, "typos", "on") == "on", group=args.group, members=args.members,
     )
     request.validate()
     return request

@@ -59,6 +59,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from . import story_store
 from . import whoosh_adapter as wa
 from .commits import COMMIT_DOCS, COMMIT_SECONDS, Batches, CommitPolicy
 from .documents import MAX_FILE_BYTES, Article, CorpusFile, parse_article, read_capped, walk_corpus
@@ -182,6 +183,9 @@ class _Job:
     abspath: str
     relpath: str
     old_digest: str
+    #: an unchanged article read again only for its story features (the
+    #: saved story index could not be used)
+    features_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -193,6 +197,8 @@ class _Parsed:
     mtime_ns: int = -1
     #: the content is what the index holds (the file was only touched)
     same: bool = False
+    #: the article's story features (StoryFeatures.to_bytes, keyed by path)
+    features: bytes = b""
 
 
 def _parse_job(job: _Job) -> _Parsed:
@@ -214,7 +220,10 @@ def _parse_job(job: _Job) -> _Parsed:
         return _Parsed(digest, None, str(exc), st.st_size, st.st_mtime_ns, same)
     except Exception as exc:  # noqa: BLE001 - one bad file must never stop the run
         return _Parsed(digest, None, f"unexpected error: {type(exc).__name__}: {exc}")
-    return _Parsed(digest, article, "", st.st_size, st.st_mtime_ns, same)
+    from .stories import article_features
+
+    return _Parsed(digest, article, "", st.st_size, st.st_mtime_ns, same,
+                   article_features(article).to_bytes())
 
 
 def _die_with_parent(parent: int) -> None:
@@ -535,6 +544,9 @@ def _run(
 ) -> IndexReport:
     ix, existing, meta = _open_existing(index_dir, full, resolved)
     report = IndexReport()
+    from .stories import StoryFeatures
+
+    stories = story_store.start(index_dir, ix.latest_generation(), full)
     named = {r.as_posix() for r in resolved}
     others = [uid for uid in existing if uid.split(MULTI_SEP, 1)[0] not in named]
     if not prune:
@@ -568,6 +580,9 @@ def _run(
                 size, mtime, old_digest = parse_stamp(old[1])
                 if size == cf.size and mtime == cf.mtime_ns:
                     report.unchanged += 1
+                    if stories.needs_all:
+                        jobs.append(_Job(str(cf.abspath), cf.relpath, old_digest, features_only=True))
+                        job_meta.append((root, cf))
                     continue
             jobs.append(_Job(str(cf.abspath), cf.relpath, old_digest))
             job_meta.append((root, cf))
@@ -582,8 +597,15 @@ def _run(
     close_fds = (lock.fd,) if lock.fd is not None else ()
     try:
         with contextlib.closing(_parse_all(jobs, nworkers, close_fds)) as parsed_jobs:
-            for i, (parsed, (root, cf)) in enumerate(zip(parsed_jobs, job_meta, strict=True)):
+            for i, (job, parsed, (root, cf)) in enumerate(zip(jobs, parsed_jobs, job_meta, strict=True)):
                 uid = make_uid(root, cf.relpath)
+                if parsed.features:
+                    features = StoryFeatures.from_bytes(parsed.features)
+                    features = replace(features, key=uid)
+                if job.features_only:
+                    if parsed.article is not None and parsed.features:
+                        stories.upsert(features)
+                    continue
                 was_indexed = uid in existing
                 article = parsed.article
                 reason = parsed.reason
@@ -597,11 +619,13 @@ def _run(
                         article = None
                 if article is None:
                     skip(str(cf.abspath), reason)
+                    stories.remove(uid)
                     if was_indexed:
                         batches.delete(uid)
                         report.removed += 1
                 else:
                     batches.add(fields, replace=was_indexed)
+                    stories.upsert(features)
                     if parsed.same and not full:
                         report.unchanged += 1  # touched: re-stamped, content as indexed
                     elif was_indexed and not full:  # a rebuild counts every document as indexed
@@ -617,6 +641,7 @@ def _run(
         tracker.done = tracker.total
         for uid in sorted(existing.keys() - seen):
             batches.delete(uid)
+            stories.remove(uid)
             report.removed += 1
             if uid.split(MULTI_SEP, 1)[0] not in named:
                 report.pruned += 1
@@ -631,6 +656,10 @@ def _run(
         raise
     report.commits = batches.commits
     _sync_sidecars(index_dir)
+    try:
+        story_store.finish(index_dir, ix, stories)
+    except OSError as exc:
+        raise _os_error(index_dir, exc) from None
 
     try:
         with ix.reader() as r:

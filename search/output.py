@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .searcher import Facet, Hit, IndexStats, ResultPage, Span
+from .results import Facet, Hit, IndexStats, ResultPage, Span, StoryInfo
 
 if TYPE_CHECKING:
     from .check import CheckReport
@@ -125,11 +125,26 @@ def hit_dict(hit: Hit, scored: bool = True) -> dict[str, Any]:
         "url": hit.url or None,
         "quality": hit.quality,
         "root": hit.root or None,
+        "story": story_dict(hit.story),
         "highlights": {
             "title": marked(hit.title, hit.title_spans),
             "excerpt": marked(hit.excerpt, hit.excerpt_spans),
         },
     }
+
+
+def story_dict(story: StoryInfo | None) -> dict[str, Any] | None:
+    """A hit's story: {id, size}, and in a grouped result its first and last
+    dates and the other members (oldest first)."""
+    if story is None:
+        return None
+    out: dict[str, Any] = {"id": story.id, "size": story.size}
+    if story.members is not None:
+        out["first"] = iso(story.first)
+        out["last"] = iso(story.last)
+        out["members"] = [{"title": m.title, "provider": m.provider or None, "published": iso(m.published),
+                           "path": m.path, "url": m.url or None} for m in story.members]
+    return out
 
 
 def facet_list(facet: Facet) -> list[dict[str, Any]]:
@@ -154,6 +169,7 @@ def page_dict(page: ResultPage) -> dict[str, Any]:
             "of": page.relaxed.of,
         },
         "did_you_mean": page.did_you_mean,
+        "stories": page.stories,
         "hits": [hit_dict(h, page.scored) for h in page.hits],
         "facets": {name: facet_list(f) for name, f in page.facets.items()},
         "facet_info": {
@@ -236,7 +252,34 @@ def render_hit_text(hit: Hit, style: Style, width: int = 100, excerpt_lines: int
             pos = end
     if hit.url:
         lines.append(indent + style.accent(escape_control(hit.url)))
+    more = story_line(hit.story)
+    if more:
+        lines.append(indent + style.dim(escape_control(more)))
     return "\n".join(lines)
+
+
+def story_line(story: StoryInfo | None, shown: int = 3) -> str:
+    """`+12 more: PortSwigger, SiliconANGLE, The Verge … (Aug 26–28)` under a
+    grouped hit; "" when the hit's story has no other member."""
+    if story is None or story.members is None or story.size <= 1:
+        return ""
+    names = ", ".join(story.providers[:shown]) + (" …" if len(story.providers) > shown else "")
+    span = date_span(story.first, story.last)
+    return f"+{story.size - 1} more" + (f": {names}" if names else "") + (f" ({span})" if span else "")
+
+
+def date_span(first: dt.datetime | None, last: dt.datetime | None) -> str:
+    """`Aug 26–28`, `Aug 30–Sep 2`, `Dec 30, 2020–Jan 2, 2021`, or `Aug 26`."""
+    if first is None or last is None:
+        return ""
+    a, b = first.date(), last.date()
+    if a == b:
+        return f"{a:%b} {a.day}"
+    if a.year != b.year:
+        return f"{a:%b} {a.day}, {a.year}–{b:%b} {b.day}, {b.year}"
+    if a.month != b.month:
+        return f"{a:%b} {a.day}–{b:%b} {b.day}"
+    return f"{a:%b} {a.day}–{b.day}"
 
 
 #: the whitespace textwrap replaces with spaces (`textwrap.TextWrapper.unicode_whitespace_trans`)
@@ -297,6 +340,13 @@ def render_summary(page: ResultPage, style: Style) -> str:
     shown = len(page.hits)
     if page.total == 0:
         return style.bold("no hits") + style.dim(f" ({page.took_ms:.1f} ms)")
+    if page.stories is not None:
+        noun = "story" if page.stories == 1 else "stories"
+        articles = "article" if page.total == 1 else "articles"
+        first, last = req.offset + 1, req.offset + shown
+        span = f"showing {first}–{last}" if shown else f"none on this page (offset {req.offset})"
+        return (f"{style.bold(str(page.stories))} {noun} ({page.total} {articles}) · {span} · "
+                f"{page.took_ms:.1f} ms")
     first = req.offset + 1
     last = req.offset + shown
     noun = "hit" if page.total == 1 else "hits"

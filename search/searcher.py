@@ -15,18 +15,34 @@ import time
 import zlib
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import NotInIndexError, UsageError
-from .query import MATCH_MODES, Filters, ParsedQuery, parse_query
+from .query import ParsedQuery, parse_query
+from .results import (
+    FACETS,
+    MAX_LIMIT,
+    SORTS,
+    Facet,
+    FacetValue,
+    Hit,
+    IndexStats,
+    ResultPage,
+    SearchRequest,
+    Span,
+    StoryInfo,
+    StoryMember,
+)
 from .schema import MISSING, MISSING32
 from .store import damaged
 
 if TYPE_CHECKING:
-    from .matching import Correction, Relaxation
     from .similar import SimilarParams
+
+__all__ = ["FACETS", "MAX_LIMIT", "SORTS", "Facet", "FacetValue", "Hit", "IndexStats", "ResultPage",
+           "SearchRequest", "Searcher", "Span", "StoryInfo", "StoryMember", "highlight_spans", "iter_all"]
 
 #: what Whoosh raises on damaged index files: missing or cut-short files,
 #: unpicklable or misaligned blocks (its directory and stored fields are pickles)
@@ -34,136 +50,9 @@ INDEX_DAMAGE = (OSError, EOFError, ValueError, KeyError, IndexError,
                 pickle.UnpicklingError, struct.error, zlib.error)
 
 
-SORTS = ("relevance", "newest", "oldest", "quality")
 _MAX_SCORE = 3.0e38  # just under float32's largest finite value
-FACETS = ("provider", "topic", "year")
-MAX_LIMIT = 10_000
 #: parsed queries kept per searcher (paging and batch runs repeat queries)
 PARSE_CACHE_SIZE = 256
-
-
-# ----------------------------------------------------------------- data types
-
-
-@dataclass(frozen=True)
-class SearchRequest:
-    """One search: query text, filters, ordering, page and facets."""
-
-    query: str = "*"
-    filters: Filters = field(default_factory=Filters)
-    sort: str = "relevance"
-    limit: int = 10
-    offset: int = 0
-    facets: tuple[str, ...] = ("provider",)
-    facet_size: int = 10
-    highlight: bool = True
-    #: matching strategy: auto (every word, relaxed when nothing has them
-    #: all), all (every word, never relaxed) or any (any word)
-    match: str = "auto"
-    #: words the index does not have also match indexed words 1-2 edits away
-    typos: bool = True
-    #: the last word is still being typed: match it as a prefix of the most
-    #: common indexed words (results while typing)
-    prefix_last: bool = False
-
-    def validate(self) -> None:
-        if self.match not in MATCH_MODES:
-            raise UsageError(f"unknown match mode {self.match!r}: choose one of {', '.join(MATCH_MODES)}")
-        if self.sort not in SORTS:
-            raise UsageError(f"unknown sort {self.sort!r}: choose one of {', '.join(SORTS)}")
-        for name in self.facets:
-            if name not in FACETS:
-                raise UsageError(f"unknown facet {name!r}: choose from {', '.join(FACETS)}")
-        if not 0 <= self.limit <= MAX_LIMIT:
-            raise UsageError(f"limit must be between 0 and {MAX_LIMIT}")
-        if self.offset < 0:
-            raise UsageError("offset must not be negative")
-        if self.facet_size < 0:
-            raise UsageError("facet size must not be negative")
-
-
-Span = tuple[int, int]
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One ranked result. `*_spans` are (start, end) character offsets of
-    matched terms in `title` / `excerpt`."""
-
-    rank: int
-    score: float
-    path: str
-    title: str
-    excerpt: str
-    provider: str
-    topics: tuple[str, ...]
-    published: dt.datetime | None
-    url: str
-    quality: int | None
-    title_spans: tuple[Span, ...] = ()
-    excerpt_spans: tuple[Span, ...] = ()
-    root: str = ""
-    provider_domain: str = ""
-    type: str = ""
-    category: str = ""
-
-
-@dataclass(frozen=True)
-class FacetValue:
-    value: str | int
-    count: int
-
-
-@dataclass(frozen=True)
-class Facet:
-    """Counts of one facet over all matches: the top values, how many distinct
-    values there are, and how many matches fall outside the top values."""
-
-    name: str
-    values: tuple[FacetValue, ...]
-    distinct: int
-    other: int
-
-
-@dataclass(frozen=True)
-class ResultPage:
-    """What a search returns."""
-
-    request: SearchRequest
-    total: int
-    hits: tuple[Hit, ...]
-    facets: dict[str, Facet]
-    took_ms: float
-    parsed: str = ""  # the query as understood, for --debug and the REPL
-    scored: bool = True  # False when ordered by a field (or matching everything)
-    #: words the index does not have, and the words searched instead
-    corrections: tuple[Correction, ...] = ()
-    #: set when fewer than all of the query's words were required
-    relaxed: Relaxation | None = None
-    #: for a query that found nothing: a corrected query, if one is near
-    did_you_mean: str | None = None
-    #: how the query text was read, when part of it was not valid syntax
-    note: str = ""
-    #: for `similar`: the source article's path and title
-    source: str | None = None
-    source_title: str = ""
-
-
-@dataclass(frozen=True)
-class IndexStats:
-    documents: int
-    providers: int
-    topics: int
-    first_published: dt.datetime | None
-    last_published: dt.datetime | None
-    size_bytes: int
-    last_indexed: str | None
-    roots: tuple[str, ...]
-    index_dir: str
-    segments: int
-    schema_version: int
-    #: the "index incomplete: ..." notice when the last index run did not finish
-    incomplete: str | None = None
 
 
 # ----------------------------------------------------------------- searcher
@@ -293,16 +182,19 @@ class Searcher:
 
             did_you_mean = Vocabulary(arrays).suggest_text(request.query, outcome.unknown)
         return replace(page, parsed=describe(outcome.root), corrections=outcome.corrections,
-                       relaxed=outcome.relaxed, did_you_mean=did_you_mean, note=parsed.note)
+                       relaxed=outcome.relaxed, did_you_mean=did_you_mean,
+                       note="; ".join(n for n in (parsed.note, page.note) if n))
 
     def _assemble(self, arrays: Any, request: SearchRequest, mask: Any, score: Any,
                   terms: Any, started: float) -> ResultPage:
         """A result page from a match mask and scores (None: not scored):
         the exact total, facets over every match, the exact top-k page in
-        the requested order, and the page's hits with highlights (`terms`
-        gives a document's index terms to mark per field)."""
+        the requested order (one hit per story when grouped), and the page's
+        hits with highlights (`terms` gives a document's index terms to mark
+        per field) and stories."""
         import numpy as np
 
+        from . import story_groups
         from .ranking import sort_key, top_documents
 
         mask = mask & arrays.live
@@ -314,15 +206,29 @@ class Searcher:
         want = request.offset + request.limit
         key = sort_key(arrays, request.sort if scored_order or request.sort != "relevance" else "newest",
                        score if scored_order else None)
-        page = top_documents(arrays, matched, key, want)[request.offset : want]
+        stories = story_groups.labels(arrays)
+        grouped = request.group == "story" and stories is not None
+        n_stories = None
+        if grouped:
+            assert stories is not None
+            ranked = story_groups.representatives(arrays, matched, key, stories)
+            n_stories = len(ranked)
+            page = [int(d) for d in ranked[request.offset : want]]
+        else:
+            page = top_documents(arrays, matched, key, want)[request.offset : want]
         s = arrays.searcher
         hits = tuple(
             self._hit(s, arrays, docnum, float(score[docnum]) if scored_order else 0.0,
-                      request.offset + i + 1, terms(docnum) if request.highlight else {})
+                      request.offset + i + 1, terms(docnum) if request.highlight else {},
+                      story_groups.info(arrays, stories, docnum, request.members if grouped else None)
+                      if stories is not None else None)
             for i, docnum in enumerate(page)
         )
         took = (time.perf_counter() - started) * 1000
-        return ResultPage(request, len(matched), hits, facets, round(took, 3), scored=scored_order)
+        note = ("no stories in this index generation yet (an index run has not finished); "
+                "not grouped" if request.group == "story" and not grouped else "")
+        return ResultPage(request, len(matched), hits, facets, round(took, 3), scored=scored_order,
+                          stories=n_stories, note=note)
 
     def similar(self, path: str, request: SearchRequest,
                 params: SimilarParams | None = None) -> ResultPage:
@@ -440,7 +346,7 @@ class Searcher:
     # -- hits and highlights
 
     def _hit(self, s: Any, snap: Any, docnum: int, score: float, rank: int,
-             terms: dict[str, set[str]]) -> Hit:
+             terms: dict[str, set[str]], story: StoryInfo | None = None) -> Hit:
         stored = s.stored_fields(docnum)
         title = stored.get("title", "") or ""
         excerpt = stored.get("excerpt", "") or ""
@@ -466,6 +372,7 @@ class Searcher:
             provider_domain=stored.get("provider_domain", "") or "",
             type=stored.get("type", "") or "",
             category=stored.get("category", "") or "",
+            story=story,
         )
 
     def _spans(self, text: str, fieldname: str, terms: dict[str, set[str]]) -> tuple[Span, ...]:

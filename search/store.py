@@ -432,7 +432,7 @@ def remove_leftovers(index_dir: Path, ix: Any) -> None:
     for name in names:
         path = index_dir / name
         try:
-            if _TOC_TEMP_RE.match(name) or name.startswith((".meta-", ".fpost-")):
+            if _TOC_TEMP_RE.match(name) or name.startswith((".meta-", ".fpost-", ".stories-")):
                 path.unlink()
             elif name.endswith(".tmp") and path.is_dir():
                 shutil.rmtree(path)  # Whoosh's `MAIN.tmp` posting-pool scratch folder

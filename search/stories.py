@@ -34,7 +34,7 @@ import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
@@ -233,6 +233,8 @@ class StoryIndex:
         self.params = params
         #: rows whose links the last build or update computed (all for a build)
         self.recomputed = len(table)
+        #: the index generation a loaded story index was saved for (-1: unknown)
+        self.generation = -1
 
     # -------------------------------------------------------------- building
 
@@ -322,8 +324,17 @@ class StoryIndex:
 
     def save(self, path: Path) -> None:
         """Write the index to `path` (atomically: a temporary file, then a rename)."""
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as fh:
+            self.write(fh)
+        tmp.replace(path)
+
+    def write(self, fh: BinaryIO, generation: int = -1) -> None:
+        """Write the index to an open binary file; `generation` records which
+        index generation it describes (read back by `load`)."""
         t = self.table
-        meta = json.dumps({"format": _FORMAT, "params": asdict(self.params)}).encode()
+        meta = json.dumps({"format": _FORMAT, "params": asdict(self.params),
+                           "generation": generation}).encode()
         # keys as one NUL-separated UTF-8 blob: a fixed-width unicode array
         # would take 4 bytes per character of the longest path
         blob = "\x00".join(t.keys.tolist()).encode("utf-8", "surrogateescape")
@@ -333,10 +344,7 @@ class StoryIndex:
             "terms": t.terms, "counts": t.counts, "names": t.names, "rptr": t.rptr, "related": t.related,
             "vocab_terms": self.vocab.terms, "vocab_df": self.vocab.df, "links": self.links,
         }
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
-        tmp.replace(path)
+        np.savez(fh, **arrays)
 
     @classmethod
     def load(cls, path: Path, params: StoryParams | None = None) -> StoryIndex:
@@ -367,7 +375,9 @@ class StoryIndex:
             raise IndexCorruptError(f"{path}: story index is damaged ({exc})") from None
         if not _consistent(table, vocab, links):
             raise IndexCorruptError(f"{path}: story index is damaged (inconsistent arrays)")
-        return cls(table, vocab, links, params)
+        index = cls(table, vocab, links, params)
+        index.generation = int(meta.get("generation", -1))
+        return index
 
 
 def _consistent(table: FeatureTable, vocab: Vocabulary, links: np.ndarray) -> bool:

@@ -62,13 +62,13 @@ def test_query_json_schema(built: Path):
     assert code == 0 and err == ""
     data = json.loads(out)
     assert list(data) == ["query", "total", "offset", "limit", "took_ms", "match", "corrections",
-                          "relaxed", "did_you_mean", "hits", "facets", "facet_info"]
+                          "relaxed", "did_you_mean", "stories", "hits", "facets", "facet_info"]
     assert data["query"] == "power apps" and data["total"] == 2 and data["limit"] == 1
     assert (data["match"], data["corrections"], data["relaxed"], data["did_you_mean"]) == (
         "auto", [], None, None)
     hit = data["hits"][0]
     assert list(hit) == ["rank", "score", "path", "title", "excerpt", "provider", "topics",
-                         "published", "url", "quality", "root", "highlights"]
+                         "published", "url", "quality", "root", "story", "highlights"]
     assert hit["root"] == str(built.parent / "corpus") or Path(hit["root"]).is_dir()
     assert hit["rank"] == 1 and hit["score"] > 0 and hit["published"].endswith("Z")
     assert "<mark>Power</mark>" in hit["highlights"]["title"]

@@ -143,6 +143,8 @@ def assert_no_garbage(index: Path) -> None:
     for name in index_files(index):
         if name.endswith(".toc"):
             assert name == f"_MAIN_{toc.generation}.toc", name
+        elif name.startswith("stories"):  # the story index, and the stories of this generation
+            assert name in ("stories.npz", f"stories-{toc.generation}.npz"), f"leftover file {name}"
         else:
             assert name.split(".")[0] in live, f"leftover file {name}"
 
