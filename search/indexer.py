@@ -599,11 +599,10 @@ def _run(
         with contextlib.closing(_parse_all(jobs, nworkers, close_fds)) as parsed_jobs:
             for i, (job, parsed, (root, cf)) in enumerate(zip(jobs, parsed_jobs, job_meta, strict=True)):
                 uid = make_uid(root, cf.relpath)
-                if parsed.features:
-                    features = StoryFeatures.from_bytes(parsed.features)
-                    features = replace(features, key=uid)
+                features = (replace(StoryFeatures.from_bytes(parsed.features), key=uid)
+                            if parsed.features else None)
                 if job.features_only:
-                    if parsed.article is not None and parsed.features:
+                    if parsed.article is not None and features is not None:
                         stories.upsert(features)
                     continue
                 was_indexed = uid in existing
@@ -625,7 +624,8 @@ def _run(
                         report.removed += 1
                 else:
                     batches.add(fields, replace=was_indexed)
-                    stories.upsert(features)
+                    if features is not None:
+                        stories.upsert(features)
                     if parsed.same and not full:
                         report.unchanged += 1  # touched: re-stamped, content as indexed
                     elif was_indexed and not full:  # a rebuild counts every document as indexed
