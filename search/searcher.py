@@ -211,8 +211,7 @@ class Searcher:
         n_stories = None
         if grouped:
             assert stories is not None
-            ranked = story_groups.representatives(arrays, matched, key, stories)
-            n_stories = len(ranked)
+            ranked, n_stories = story_groups.representatives(arrays, matched, key, stories, want)
             page = [int(d) for d in ranked[request.offset : want]]
         else:
             page = top_documents(arrays, matched, key, want)[request.offset : want]

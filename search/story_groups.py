@@ -35,17 +35,42 @@ def _group_of(arrays: IndexArrays, story: StoryLabels) -> np.ndarray:
 
 
 def representatives(arrays: IndexArrays, matched: np.ndarray, key: np.ndarray,
-                    story: StoryLabels) -> np.ndarray:
-    """The best matching member of each story (by `key`, smaller first; ties
-    by newest, then path), in that order: the ranking of a grouped result."""
-    if not len(matched):
-        return matched
-    ts = arrays.numeric_column("ts", MISSING)[matched]
-    newest = np.where(ts == MISSING, np.iinfo(np.int64).max, -ts)
-    order = np.lexsort((arrays.path_rank()[matched], newest, key[matched]))
-    groups = _group_of(arrays, story)[matched[order]]
-    _, first = np.unique(groups, return_index=True)
-    return matched[order[np.sort(first)]]
+                    story: StoryLabels, want: int) -> tuple[np.ndarray, int]:
+    """(the best matching member of each of the `want` best stories, in
+    order; how many stories match). A story ranks by its best member (by
+    `key`, smaller first; ties by newest, then path).
+
+    Only the best documents are sorted: if the best M matching documents
+    (with every document tied with the M-th) hold `want` stories, no other
+    story can rank among them; M grows until they do."""
+    if not len(matched) or want <= 0:
+        return matched[:0], _count(arrays, matched, story)
+    groups = _group_of(arrays, story)
+    keys = key[matched]
+    size = min(len(matched), max(4 * want, 64))
+    while True:
+        if size < len(matched):
+            kth = np.partition(keys, size - 1)[size - 1]
+            cand = matched[keys <= kth]
+        else:
+            cand = matched
+        ts = arrays.numeric_column("ts", MISSING)[cand]
+        newest = np.where(ts == MISSING, np.iinfo(np.int64).max, -ts)
+        ranked = cand[np.lexsort((arrays.path_rank()[cand], newest, key[cand]))]
+        _, first = np.unique(groups[ranked], return_index=True)
+        reps = ranked[np.sort(first)]
+        if len(reps) >= want or len(cand) == len(matched):
+            return reps[:want], _count(arrays, matched, story)
+        size *= 4
+
+
+def _count(arrays: IndexArrays, matched: np.ndarray, story: StoryLabels) -> int:
+    """How many stories the matching documents belong to (a document
+    without a story counts as one)."""
+    labels = story.label[matched]
+    known = labels[labels >= 0]
+    n = int(np.count_nonzero(np.bincount(known))) if len(known) else 0
+    return n + int(np.count_nonzero(labels < 0))
 
 
 def _members(arrays: IndexArrays, story: StoryLabels) -> tuple[np.ndarray, np.ndarray]:

@@ -150,3 +150,40 @@ def test_cli_json_and_text(news: tuple[Corpus, Path]) -> None:
          Env(stdin=io.StringIO(), stdout=out, stderr=io.StringIO(), environ={"HOME": "/nonexistent"}))
     assert "+2 more: " in out.getvalue() and "(May 3)" in out.getvalue()
     assert "1 story (3 articles)" in out.getvalue()
+
+
+def test_grouped_ranking_equals_grouping_every_match(tmp_path: Path) -> None:
+    """Only the best documents are sorted; the stories shown must be those of
+    sorting every match and keeping each story's first."""
+    import numpy as np
+
+    from search import story_groups
+    from search.ranking import sort_key
+
+    corpus = Corpus(tmp_path / "c")
+    for event in range(3):
+        for outlet in range(40):
+            title, excerpt = EVENTS[event]
+            corpus.add(f"n/e{event}-{outlet:02d}.md", title, excerpt=excerpt, provider=f"Outlet {outlet}",
+                       published=f"2022-05-0{3 + event}T{outlet % 24:02d}:{outlet:02d}:00Z")
+    for i in range(5):
+        write_single(corpus, i, 3 + i)
+    build_index(tmp_path / "ix", [corpus.root])
+    with Searcher(tmp_path / "ix") as s:
+        arrays = s.arrays()
+        stories = story_groups.labels(arrays)
+        assert stories is not None
+        matched = np.flatnonzero(arrays.live)
+        for sort in ("newest", "oldest", "quality"):
+            key = sort_key(arrays, sort, None)
+            ts = arrays.numeric_column("ts", -(2**63))
+            everything = sorted(matched.tolist(), key=lambda d: (key[d], -ts[d], arrays.path_rank()[d]))
+            seen: list[int] = []
+            labels: set[int] = set()
+            for d in everything:
+                if stories.label[d] not in labels:
+                    labels.add(int(stories.label[d]))
+                    seen.append(d)
+            for want in (1, 2, 4, 8):
+                reps, n = story_groups.representatives(arrays, matched, key, stories, want)
+                assert reps.tolist() == seen[:want] and n == len(seen) == 8, (sort, want)
