@@ -74,17 +74,24 @@ def _count(arrays: IndexArrays, matched: np.ndarray, story: StoryLabels) -> int:
 
 
 def _members(arrays: IndexArrays, story: StoryLabels) -> tuple[np.ndarray, np.ndarray]:
-    """(live documents ordered by story then date, each story's start in it)."""
+    """(live documents ordered by story, then date, then document number;
+    each story's start in it)."""
 
     def make() -> tuple[np.ndarray, np.ndarray]:
         live = np.flatnonzero(arrays.live & (story.label >= 0))
         ts = arrays.numeric_column("ts", MISSING)[live]
         when = np.where(ts == MISSING, np.iinfo(np.int64).max, ts)
-        order = live[np.lexsort((arrays.path_rank()[live], when, story.label[live]))]
+        order = live[np.lexsort((live, when, story.label[live]))]
         starts = np.searchsorted(story.label[order], np.arange(len(story.head) + 1))
         return order, starts
 
     return arrays.memo("story:members", make)
+
+
+def _sizes(arrays: IndexArrays, story: StoryLabels) -> np.ndarray:
+    """Live articles per story."""
+    return arrays.memo("story:sizes", lambda: np.bincount(
+        story.label[arrays.live & (story.label >= 0)], minlength=len(story.head)))
 
 
 def info(arrays: IndexArrays, story: StoryLabels, docnum: int, members: int | None) -> StoryInfo | None:
@@ -93,10 +100,10 @@ def info(arrays: IndexArrays, story: StoryLabels, docnum: int, members: int | No
     label = int(story.label[docnum])
     if label < 0:
         return None
+    if members is None:
+        return StoryInfo(story.ids[label], max(1, int(_sizes(arrays, story)[label])))
     order, starts = _members(arrays, story)
     everyone = order[starts[label] : starts[label + 1]]
-    if members is None:
-        return StoryInfo(story.ids[label], max(1, len(everyone)))
     others = [int(d) for d in everyone.tolist() if d != docnum]
     ts = arrays.numeric_column("ts", MISSING)[everyone]
     dated = ts[ts != MISSING]
