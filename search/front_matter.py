@@ -347,10 +347,17 @@ def _plain_scalar(raw: str) -> str | None:
     if value[0] == "'":
         inner = value[1:-1]
         return inner if len(value) > 1 and value.endswith("'") and "'" not in inner else None
-    if value[0] in "&*!|>{[%@`#":
+    if value[0] in "&*!|>{[%@`#,?:-":
         return None
     comment = value.find(" #")
-    return (value[:comment] if comment >= 0 else value).rstrip()
+    plain = (value[:comment] if comment >= 0 else value).rstrip()
+    if _NOT_A_STRING.match(plain) or ": " in plain:
+        return None  # YAML reads it as a number, a date, a bool or null, or a mapping
+    return plain
+
+
+#: plain scalars YAML resolves to something other than a string
+_NOT_A_STRING = re.compile(r"[-+.]?[0-9]|(?:~|null|true|false|yes|no|on|off|y|n)$", re.IGNORECASE)
 
 
 def related_urls(value: Any) -> tuple[str, ...]:
