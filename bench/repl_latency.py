@@ -261,8 +261,8 @@ def in_process(index: Path, passes: int) -> list[tuple[str, float]]:
     """The same lines through Controller + Renderer, no terminal."""
     sys.path.insert(0, str(ROOT))
     from search.output import Style
-    from search.repl_controller import Controller
-    from search.repl_render import Renderer, hits_that_fit
+    from search.repl.controller import Controller
+    from search.repl.render import Renderer, hits_that_fit
 
     controller = Controller(index, page_size=lambda: hits_that_fit(ROWS))
     renderer = Renderer(Style(True), lambda: (COLS, ROWS))

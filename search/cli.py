@@ -9,36 +9,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from .env import Env
 from .errors import ExitCode, SearchError, UsageError
 
 PROG = "search"
-
-
-@dataclass
-class Env:
-    """The process's streams and environment, passed in so tests can fake them."""
-
-    stdin: IO[str] = field(default_factory=lambda: sys.stdin)
-    stdout: IO[str] = field(default_factory=lambda: sys.stdout)
-    stderr: IO[str] = field(default_factory=lambda: sys.stderr)
-    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
-
-    def isatty(self, stream: IO[str]) -> bool:
-        try:
-            return stream.isatty()
-        except (AttributeError, ValueError):
-            return False
-
-    def width(self) -> int:
-        try:
-            return max(40, min(os.get_terminal_size(self.stdout.fileno()).columns, 160))
-        except (AttributeError, ValueError, OSError):
-            return 100
 
 
 class _Parser(argparse.ArgumentParser):
@@ -273,7 +251,7 @@ def cmd_stats(args: argparse.Namespace, env: Env) -> int:
 
 
 def cmd_repl(args: argparse.Namespace, env: Env) -> int:
-    from .repl import run_repl
+    from .repl.session import run_repl
 
     return run_repl(_settings(args, env), env)
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from search.cli import Env, main
+from search.cli import main
 from search.config import read_config_file, resolve_settings
+from search.env import Env
 from search.errors import UsageError
 
 

@@ -18,12 +18,13 @@ from conftest import Corpus
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
-from search.cli import Env, main
+from search.cli import main
 from search.config import Settings
+from search.env import Env
 from search.indexer import build_index
-from search.repl import run_repl
-from search.repl_controller import COMMAND_NAMES, Controller
-from search.repl_render import RESERVED_ROWS, hits_that_fit
+from search.repl.controller import COMMAND_NAMES, Controller
+from search.repl.render import RESERVED_ROWS, hits_that_fit
+from search.repl.session import run_repl
 
 CTRL_C = "\x03"
 CTRL_D = "\x04"

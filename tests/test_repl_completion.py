@@ -8,10 +8,10 @@ import pytest
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
 
-from search.completion import ReplCompleter, quote_value
 from search.query import QUERY_FIELDS
-from search.repl_controller import COMMAND_NAMES, Controller
-from search.repl_lexer import (
+from search.repl.completion import ReplCompleter, quote_value
+from search.repl.controller import COMMAND_NAMES, Controller
+from search.repl.lexer import (
     COMMAND,
     FIELD,
     NEGATION,

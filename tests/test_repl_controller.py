@@ -12,7 +12,7 @@ from conftest import Corpus
 
 from search.indexer import build_index
 from search.output import Style
-from search.repl_controller import (
+from search.repl.controller import (
     ArticleOutcome,
     Controller,
     ExportOutcome,
@@ -25,8 +25,8 @@ from search.repl_controller import (
     resolve_command,
     unquote,
 )
-from search.repl_export import ReplError, write_export
-from search.repl_render import RESERVED_ROWS, Renderer, display_rows, hits_that_fit
+from search.repl.export import ReplError, write_export
+from search.repl.render import RESERVED_ROWS, Renderer, display_rows, hits_that_fit
 from search.searcher import Searcher, SearchRequest
 
 

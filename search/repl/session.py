@@ -25,14 +25,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from .errors import ExitCode, SearchError
-from .output import Style, color_enabled, escape_control
-from .repl_controller import Controller, QuitOutcome, default_opener, resolve_command
-from .repl_render import MENU_ROWS, Renderer, hits_that_fit
+from ..errors import ExitCode, SearchError
+from ..output import Style, color_enabled, escape_control
+from .controller import Controller, QuitOutcome, default_opener, resolve_command
+from .render import MENU_ROWS, Renderer, hits_that_fit
 
 if TYPE_CHECKING:
-    from .cli import Env
-    from .config import Settings
+    from ..config import Settings
+    from ..env import Env
 
 PROMPT = "search> "
 BANNER = "search on {index} · type a query · :help lists the commands · Ctrl-D quits"
@@ -49,8 +49,8 @@ def check_index(index_dir: Path) -> str | None:
     so its absence means there is no index of ours; anything subtler (a
     damaged segment) is reported by the first query.
     """
-    from .schema import SCHEMA_VERSION
-    from .store import META_FILENAME, read_meta
+    from ..schema import SCHEMA_VERSION
+    from ..store import META_FILENAME, read_meta
 
     where = escape_control(str(index_dir))
     try:
@@ -132,7 +132,7 @@ class Repl:
         from prompt_toolkit.styles import Style as PTStyle
 
         from .completion import ReplCompleter
-        from .repl_lexer import STYLE_RULES, make_lexer
+        from .lexer import STYLE_RULES, make_lexer
 
         rules = dict(STYLE_RULES)
         rules.update({

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import SearchError, SkipFile
-from .query import Filters, parse_date_bound
-from .repl_export import ReplError, write_export
-from .repl_lexer import split_command
-from .searcher import FACETS, SORTS, FacetValue, Hit, IndexStats, ResultPage, Searcher, SearchRequest
+from ..errors import SearchError, SkipFile
+from ..query import Filters, parse_date_bound
+from ..searcher import FACETS, SORTS, FacetValue, Hit, IndexStats, ResultPage, Searcher, SearchRequest
+from .export import ReplError, write_export
+from .lexer import split_command
 
 #: facet values shown under a result page (the rest are summed up as "+N more")
 FACET_SIZE = 10
@@ -538,7 +538,7 @@ class Controller:
         return ExportOutcome(path, count, fmt)
 
     def _all_hits(self, request: SearchRequest) -> Iterable[Hit]:
-        from .searcher import iter_all
+        from ..searcher import iter_all
 
         return iter_all(self.searcher, request)
 

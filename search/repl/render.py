@@ -16,7 +16,7 @@ import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .output import (
+from ..output import (
     Style,
     escape_control,
     render_facet_text,
@@ -25,7 +25,7 @@ from .output import (
     render_stats_text,
     render_summary,
 )
-from .repl_controller import (
+from .controller import (
     ALIASES,
     ArticleOutcome,
     ExportOutcome,

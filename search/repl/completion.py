@@ -26,10 +26,10 @@ from typing import Any
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
 from prompt_toolkit.document import Document
 
-from .output import escape_control
-from .query import FIELD_ALIASES, QUERY_FIELDS
-from .repl_controller import ALIASES, COMMANDS, resolve_command
-from .searcher import FACETS, SORTS
+from ..output import escape_control
+from ..query import FIELD_ALIASES, QUERY_FIELDS
+from ..searcher import FACETS, SORTS
+from .controller import ALIASES, COMMANDS, resolve_command
 
 #: query field name (as typed) → the facet whose values complete it
 VALUE_FIELDS = {"provider": "provider", "topic": "topic", "topics": "topic", "year": "year"}
