@@ -211,8 +211,7 @@ def render_hit_text(hit: Hit, style: Style, width: int = 100, excerpt_lines: int
         meta_parts.append(escape_control(", ".join(hit.topics[:4])))
     lines = [num + title, indent + style.dim(" · ".join(meta_parts))]
     if hit.excerpt and excerpt_lines:
-        snippet = _snippet(hit.excerpt, hit.excerpt_spans, (width - len(indent)) * excerpt_lines)
-        text, spans = snippet
+        text, spans = snippet(hit.excerpt, hit.excerpt_spans, (width - len(indent)) * excerpt_lines)
         wrapped = textwrap.wrap(text, max(20, width - len(indent)))[:excerpt_lines]
         # re-highlight per wrapped line by locating each line in the snippet
         pos = 0
@@ -229,8 +228,9 @@ def render_hit_text(hit: Hit, style: Style, width: int = 100, excerpt_lines: int
     return "\n".join(lines)
 
 
-def _snippet(text: str, spans: tuple[Span, ...], budget: int) -> tuple[str, tuple[Span, ...]]:
-    """A window of `text` of about `budget` chars around the first match."""
+def snippet(text: str, spans: tuple[Span, ...], budget: int) -> tuple[str, tuple[Span, ...]]:
+    """A window of `text` of about `budget` chars around the first match,
+    with "…" where it was cut, and the spans that fall inside it."""
     if len(text) <= budget:
         return text, spans
     start = 0

@@ -10,7 +10,8 @@ from prompt_toolkit.document import Document
 
 from search.query import QUERY_FIELDS
 from search.repl.completion import ReplCompleter, quote_value
-from search.repl.controller import COMMAND_NAMES, Controller
+from search.repl.commands import COMMAND_NAMES
+from search.repl.controller import Controller
 from search.repl.lexer import (
     COMMAND,
     FIELD,
@@ -56,7 +57,8 @@ def test_colon_offers_every_command_with_its_help():
     assert [c.text for c in got] == list(COMMAND_NAMES)
     assert all(c.display_meta_text for c in got)
     assert texts(":pro") == ["provider"]
-    assert complete(":s") == [("since", -1), ("sort", -1), ("show", -1), ("stats", -1)]
+    assert complete(":s") == [("since", -1), ("sort", -1), ("show", -1), ("stats", -1), ("save", -1),
+                              ("saved", -1)]
 
 
 def test_provider_command_offers_index_names_quoted_when_spaced():

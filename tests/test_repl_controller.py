@@ -12,9 +12,13 @@ from conftest import Corpus
 
 from search.indexer import build_index
 from search.output import Style
-from search.repl.controller import (
+from search.repl.commands import resolve_command
+from search.repl.controller import Controller, unquote
+from search.repl.export import ReplError, write_export
+from search.repl.layout import display_rows, page_capacity, reserved_rows
+from search.repl.outcomes import (
     ArticleOutcome,
-    Controller,
+    ConfirmOutcome,
     ExportOutcome,
     HelpOutcome,
     Message,
@@ -22,11 +26,8 @@ from search.repl.controller import (
     QuitOutcome,
     SearchOutcome,
     StatsOutcome,
-    resolve_command,
-    unquote,
 )
-from search.repl.export import ReplError, write_export
-from search.repl.render import RESERVED_ROWS, Renderer, display_rows, hits_that_fit
+from search.repl.render import Renderer
 from search.searcher import Searcher, SearchRequest
 
 
@@ -250,12 +251,12 @@ def test_rendered_pages_fit_the_terminal(corpus: Corpus, index_dir: Path):
                    excerpt="Robots " + "and more words " * 40, url=f"https://example.com/{i}")
     build_index(index_dir, [corpus.root])
     for columns, rows in ((140, 45), (80, 24), (60, 30)):
-        ctl = Controller(index_dir, page_size=lambda rows=rows: hits_that_fit(rows))
+        ctl = Controller(index_dir, page_size=lambda rows=rows: page_capacity(rows))
         renderer = Renderer(Style(False), lambda c=columns, r=rows: (c, r))
         outcome = ctl.handle("robots")
         assert isinstance(outcome, SearchOutcome) and outcome.page.hits
         text = renderer.render(outcome).text
-        assert display_rows(text, columns) <= rows - RESERVED_ROWS, (columns, rows)
+        assert display_rows(text, columns) <= rows - reserved_rows(rows), (columns, rows)
 
 
 def test_long_articles_go_to_the_pager(ctl: Controller):

@@ -1,93 +1,75 @@
 """Outcomes of the REPL controller → text for the terminal.
 
-Result pages are drawn with the same renderers as `search query` (hit,
-summary and facet text from `search.output`), only fitted to the terminal:
-the page size is chosen from the terminal height, and when a page would
-still overflow (long titles wrap, or the user set a large :limit) the
-excerpts shrink before anything scrolls away. Everything that comes from
-the corpus or from the user passes through `escape_control`.
+Result pages use the summary, notice and facet renderers of `search query`
+(`search.output`) and the REPL's own hit layout (`layout`), fitted to the
+terminal: `layout.plan_page` picks how many hits and how much of each fit,
+and the renderer reports how many it drew so paging goes on from the next
+one. Everything that comes from the corpus or from the user passes through
+`escape_control`.
 """
 
 from __future__ import annotations
 
-import math
-import re
 import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..output import (
     Style,
     escape_control,
     render_facet_text,
-    render_hit_text,
     render_notices,
     render_stats_text,
     render_summary,
 )
-from .controller import (
-    ALIASES,
+from .commands import ALIASES
+from .coverage import SAME, STORY, CoverageItem
+from .layout import (
+    MAX_WIDTH,
+    display_rows,
+    meta_text,
+    page_numbers,
+    plan_page,
+    reserved_rows,
+    wrap_text,
+    wrap_url,
+)
+from .outcomes import (
     ArticleOutcome,
+    ConfirmOutcome,
     ExportOutcome,
     HelpOutcome,
+    LinkOutcome,
     Message,
     NothingOutcome,
     OpenOutcome,
     Outcome,
     QuitOutcome,
+    SavedListOutcome,
     SearchOutcome,
     StatsOutcome,
 )
 
-#: rows the prompt keeps free for the completion menu, its own line included
-#: (pgcli's default; prompt_toolkit's 8 would push half a page off screen)
-MENU_ROWS = 4
-#: terminal rows that are not ours after a query: the echoed input line,
-#: the next prompt with its menu space, and the bottom toolbar
-RESERVED_ROWS = 1 + MENU_ROWS + 1
-#: rows under the hits: summary, facet block (two lines on a wide terminal),
-#: "did you mean" and a note
-FOOTER_ROWS = 5
-#: rows of one hit with a two-line excerpt: title, meta, 2 excerpt, URL, blank
-HIT_ROWS = 6
-MAX_WIDTH = 160
-
-_SGR = re.compile(r"\x1b\[[0-9;]*m")
+#: below this many rows the facet counts give their place to hits
+FACET_MIN_ROWS = 24
 
 KEYS_HELP = (
-    "keys: Tab completes · → accepts a suggestion · Ctrl-R searches history · "
-    "Ctrl-C clears the line · Ctrl-D quits"
+    "keys: while you type, the top hits show under the prompt: ↓/↑ (Ctrl-N/Ctrl-P) pick one, "
+    "Enter shows it · PageDown/PageUp (Alt-N/Alt-P) next/previous page · Tab completes · "
+    "→ accepts a suggestion · Ctrl-R searches history · Ctrl-C clears the line · Ctrl-D quits"
 )
 SYNTAX_HELP = (
-    'queries: words (any may match, more is better) · "a phrase" · AND OR NOT -word · '
+    'queries: words (every word must match; more is better) · "a phrase" · AND OR NOT -word · '
     'title:word · provider:"The Guardian" · topic:AI · published:[2022-01-01 TO 2022-03-31] · word*'
 )
-
-
-def display_width(text: str) -> int:
-    """Columns a line of (possibly styled) text takes on a terminal."""
-    from wcwidth import wcswidth
-
-    plain = _SGR.sub("", text)
-    width = wcswidth(plain)
-    return width if width >= 0 else len(plain)
-
-
-def display_rows(text: str, columns: int) -> int:
-    """Terminal rows `text` takes once long lines wrap at `columns`."""
-    columns = max(1, columns)
-    return sum(max(1, math.ceil(display_width(line) / columns)) for line in text.split("\n"))
-
-
-def hits_that_fit(rows: int) -> int:
-    """How many hits a page should hold on a terminal `rows` high."""
-    return max(1, (rows - RESERVED_ROWS - FOOTER_ROWS) // HIT_ROWS)
 
 
 @dataclass(frozen=True)
 class Rendered:
     text: str
     page: bool = False  # longer than the screen and meant to be read whole: use a pager
+    shown: int | None = None  # hits drawn, for a result page
+    error: bool = False
 
 
 class Renderer:
@@ -112,9 +94,9 @@ class Renderer:
 
     def render(self, outcome: Outcome) -> Rendered:
         if isinstance(outcome, SearchOutcome):
-            return Rendered(self.search(outcome))
+            return self.search(outcome)
         if isinstance(outcome, Message):
-            return Rendered(self.message(outcome))
+            return Rendered(self.message(outcome), error=outcome.error)
         if isinstance(outcome, HelpOutcome):
             return Rendered(self.help(outcome))
         if isinstance(outcome, StatsOutcome):
@@ -122,12 +104,18 @@ class Renderer:
         if isinstance(outcome, ArticleOutcome):
             text = self.article(outcome)
             return Rendered(text, page=display_rows(text, self.columns) > self.rows - 1)
+        if isinstance(outcome, LinkOutcome):
+            return Rendered(self.link(outcome))
         if isinstance(outcome, OpenOutcome):
             return Rendered(self.opened(outcome))
         if isinstance(outcome, ExportOutcome):
             kind = "JSON Lines" if outcome.format == "jsonl" else "CSV"
             noun = "result" if outcome.count == 1 else "results"
             return Rendered(f"wrote {outcome.count} {noun} to {escape_control(str(outcome.path))} ({kind})")
+        if isinstance(outcome, ConfirmOutcome):
+            return Rendered(self.message(Message(outcome.refusal, error=True)), error=True)
+        if isinstance(outcome, SavedListOutcome):
+            return Rendered(self.saved(outcome))
         if isinstance(outcome, (QuitOutcome, NothingOutcome)):
             return Rendered("")
         raise TypeError(f"cannot render {type(outcome).__name__}")
@@ -139,44 +127,43 @@ class Renderer:
         text = escape_control(" ".join(msg.text.split()))
         return self.style.error("error: ") + text if msg.error else self.style.dim(text)
 
-    def search(self, outcome: SearchOutcome) -> str:
-        """A result page that fits the terminal: the excerpts shrink from two
-        lines to one to none before the page is allowed to overflow."""
-        available = self.rows - RESERVED_ROWS
-        text = ""
-        for excerpt_lines in (2, 1, 0):
-            text = self._page(outcome, excerpt_lines)
-            if display_rows(text, self.columns) <= available:
-                break
-        return text
+    def _rows(self, lines: list[str]) -> int:
+        return sum(display_rows(line, self.columns) for line in lines)
 
-    def _page(self, outcome: SearchOutcome, excerpt_lines: int) -> str:
+    def search(self, outcome: SearchOutcome) -> Rendered:
+        """A result page that fits the terminal (see `layout.plan_page`)."""
         style, page = self.style, outcome.page
-        lines: list[str] = []
+        head: list[str] = []
         if outcome.note:
-            lines.append(style.dim(escape_control(outcome.note)))
-        lines += render_notices(page, style)
-        for hit in page.hits:
-            lines.append(render_hit_text(hit, style, self.width, excerpt_lines=excerpt_lines))
-            if excerpt_lines:
-                lines.append("")
-        summary = render_summary(page, style)
-        req = page.request
-        if page.total and req.limit:
-            pages = math.ceil(page.total / req.limit)
-            summary += style.dim(f" · page {req.offset // req.limit + 1} of {pages}")
-        lines.append(summary)
+            head.append(style.dim(escape_control(outcome.note)))
+        head += render_notices(page, style)
+        tail: list[str] = []
         if page.total == 0 and outcome.filters:
-            lines.append(style.dim(f"(filters: {escape_control(outcome.filters)}; :clear drops them)"))
-        for facet in page.facets.values():
-            if page.total:
-                lines.append(render_facet_text(facet, style, self.width))
+            tail.append(style.dim(f"(filters: {escape_control(outcome.filters)}; :clear drops them)"))
         if outcome.suggestion is not None and outcome.suggestion.query != page.did_you_mean:
             sug = outcome.suggestion
             noun = "hit" if sug.total == 1 else "hits"
-            lines.append(f"did you mean: {style.bold(escape_control(sug.query))}"
-                         + style.dim(f"  ({sug.total} {noun})"))
-        return "\n".join(lines)
+            tail.append(f"did you mean: {style.bold(escape_control(sug.query))}"
+                        + style.dim(f"  ({sug.total} {noun})"))
+        facets = [render_facet_text(f, style, self.width) for f in page.facets.values() if page.total]
+        if self.rows < FACET_MIN_ROWS:
+            facets = []
+        summary_rows = 1 + (display_rows(render_summary(page, style), self.columns) > 1)
+        room = (self.rows - reserved_rows(self.rows) - self._rows(head) - self._rows(tail)
+                - self._rows(facets) - summary_rows)
+        plan = plan_page(list(page.hits), style, self.width, room, compact=outcome.compact,
+                         everything=outcome.everything)
+        shown = replace(page, hits=page.hits[: plan.count])
+        summary = render_summary(shown, style)
+        req = page.request
+        if page.total and plan.count:
+            number, pages = page_numbers(req.offset, plan.count, page.total)
+            summary += style.dim(f" · page {number} of {pages}")
+        lines = head + list(plan.lines)
+        if plan.lines and plan.detail is not None and plan.detail.gap:
+            lines.append("")
+        lines += [summary, *tail, *facets]
+        return Rendered("\n".join(lines), shown=plan.count)
 
     def help(self, outcome: HelpOutcome) -> str:
         style = self.style
@@ -198,10 +185,35 @@ class Renderer:
             return self.style.dim("opened ") + self.style.accent(url)
         return "no web browser available here; the URL is " + self.style.accent(url)
 
+    def saved(self, outcome: SavedListOutcome) -> str:
+        style = self.style
+        where = escape_control(str(outcome.path)) if outcome.path else "nowhere (no home folder)"
+        if not outcome.searches:
+            return style.dim(f"no saved searches yet (:save NAME saves the current one; file: {where})")
+        pad = max(len(s.name) for s in outcome.searches) + 2
+        out = [style.bold(s.name.ljust(pad)) + escape_control(s.describe()) for s in outcome.searches]
+        out.append(style.dim(f":load NAME runs one · file: {where}"))
+        return "\n".join(out)
+
+    def link(self, outcome: LinkOutcome) -> str:
+        item, style = outcome.item, self.style
+        out = [f"{outcome.label}. " + style.bold(escape_control(item.title))
+               + style.dim("  " + self._item_meta(item)),
+               style.dim("not in the index; its URL:")]
+        out += [style.accent(line) for line in wrap_url(escape_control(item.url), self.width)] if item.url \
+            else [style.dim("(no URL)")]
+        return "\n".join(out)
+
+    @staticmethod
+    def _item_meta(item: CoverageItem) -> str:
+        when = item.published.strftime("%Y-%m-%d") if item.published else "no date"
+        return " · ".join(p for p in (escape_control(item.provider), when) if p)
+
     def article(self, outcome: ArticleOutcome) -> str:
-        """Every field of an article, its excerpt, and its related coverage."""
+        """Every field of an article, its excerpt, and its coverage list."""
         style, hit, art = self.style, outcome.hit, outcome.article
         esc = escape_control
+        width = self.width
         title = art.title if art else hit.title
         rows: list[tuple[str, str]] = []
 
@@ -222,23 +234,61 @@ class Renderer:
         if art and art.original_url and art.original_url != art.url:
             row("original", art.original_url)
         row("file", f"{hit.root}/{hit.path}" if hit.root else hit.path)
-        row("rank", f"{hit.rank}" + (f" (score {hit.score:.3f})" if hit.score else ""))
+        if outcome.label and "." not in outcome.label:
+            row("rank", f"{hit.rank}" + (f" (score {hit.score:.3f})" if hit.score else ""))
 
-        out = [f"{hit.rank:>3}. " + style.bold(esc(title or "(untitled)"))]
-        out += [f"{label:>10}  {value}" for label, value in rows]
+        label = outcome.label or str(hit.rank)
+        number = f"{label:>3}. "
+        title_lines = wrap_text(esc(title or "(untitled)"), max(10, width - len(number)))
+        out = [number + style.bold(title_lines[0])]
+        out += [" " * len(number) + style.bold(line) for line in title_lines[1:]]
+        value_width = max(10, width - 12)
+        for key, value in rows:
+            parts = wrap_url(value, value_width) if key in ("url", "original", "file") \
+                else wrap_text(value, value_width)
+            for i, part in enumerate(parts or [""]):
+                shown = style.accent(part) if key in ("url", "original") else part
+                out.append(f"{key if i == 0 else '':>10}  {shown}")
         excerpt = art.excerpt if art else hit.excerpt
         if excerpt:
             out.append("")
-            out += [esc(line) for line in textwrap.wrap(excerpt, self.width)]
+            out += wrap_text(esc(excerpt), width)
         if outcome.problem:
             out += ["", style.error(esc(outcome.problem))]
-        related = art.related if art else ()
-        if related:
-            out += ["", style.bold(f"related coverage ({len(related)})")]
-            for rel in related:
-                when = rel.published.strftime("%Y-%m-%d") if rel.published else "no date"
-                meta = " · ".join(p for p in (esc(rel.provider), when) if p)
-                out.append(f"  • {esc(rel.title)}" + style.dim(f"  {meta}"))
-                if rel.url:
-                    out.append("    " + style.accent(esc(rel.url)))
+        out += self._coverage(outcome)
         return "\n".join(out)
+
+    def _coverage(self, outcome: ArticleOutcome) -> list[str]:
+        items = outcome.coverage
+        if not items:
+            return []
+        style = self.style
+        numbered = "." not in outcome.label  # items of an item are not addressable
+        inside = sum(i.in_index for i in items)
+        same = sum(i.kind in (STORY, SAME) for i in items)
+        out = ["", style.bold(f"related coverage ({len(items)}: {inside} in the index, {same} same story)")]
+        if numbered:
+            out.append(style.dim(f"● in the index: :show {outcome.label}.M opens item M · "
+                                 f"○ elsewhere: :show {outcome.label}.M prints its URL, "
+                                 f":open {outcome.label}.M opens it"))
+        heading = None
+        for n, item in enumerate(items, 1):
+            group = ("story" if item.kind == STORY else
+                     ("in the index" if item.in_index else "elsewhere") + (
+                         ", same story" if item.kind == SAME else ", related"))
+            if group != heading:
+                out.append(style.dim(f"  {group}"))
+                heading = group
+            mark = "●" if item.in_index else "○"
+            lead = f"  {n:>3}. {mark} " if numbered else f"  {mark} "
+            pad = " " * len(lead)
+            meta = meta_text(item.hit, 60, topics=False) if item.hit else self._item_meta(item)
+            lines = wrap_text(escape_control(item.title), max(10, self.width - len(lead)))
+            out.append(lead + lines[0])
+            out += [pad + line for line in lines[1:]]
+            out.append(pad + style.dim(meta))
+            if item.url and not item.in_index:
+                out += [pad + style.accent(u) for u in wrap_url(escape_control(item.url),
+                                                                 max(10, self.width - len(pad)))]
+        return out
+

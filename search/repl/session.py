@@ -2,15 +2,24 @@
 
 This module is the only one that knows about the terminal. It reads lines
 with a PromptSession (persistent history, auto-suggestion, Ctrl-R search,
-completion, highlighting, bottom toolbar), hands each line to the
-controller, and prints what `Renderer` makes of the outcome.
+completion, highlighting, bottom toolbar, the live list of results while
+typing), hands each line to the controller, and prints what `Renderer`
+makes of the outcome.
+
+Result pages are printed into the terminal like any output, but a change
+to the same query (a filter, the sort, the view, PageDown/PageUp) redraws
+the page in place: the cursor goes back up over the previous page and the
+command line, and the new page is drawn there. That only happens when the
+old page is surely still on screen (nothing else printed since, same
+terminal size); otherwise the new page is printed below.
 
 Start-up is kept short on purpose: the index is only checked for existence
 before the first prompt; opening it and loading completion values happens
 in a background thread once the first prompt has been drawn.
 
 Without a terminal on stdin (`search repl < lines.txt`) the same controller
-runs line by line with no prompt, so the REPL is scriptable too.
+runs line by line with no prompt: results on stdout, errors on stderr, and
+the exit status says whether any line failed.
 """
 
 from __future__ import annotations
@@ -22,13 +31,20 @@ import signal
 import subprocess
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import ExitCode, SearchError
 from ..output import Style, color_enabled, escape_control
-from .controller import Controller, QuitOutcome, default_opener, resolve_command
-from .render import MENU_ROWS, Renderer, hits_that_fit
+from .articles import default_opener
+from .commands import resolve_command
+from .controller import Controller
+from .layout import display_rows, menu_rows, page_capacity
+from .live import LiveSearch, live_lines, live_rows
+from .outcomes import ConfirmOutcome, Message, Outcome, QuitOutcome, SearchOutcome
+from .render import Renderer
+from .saved import SavedSearches
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -39,6 +55,8 @@ BANNER = "search on {index} · type a query · :help lists the commands · Ctrl-
 NO_INDEX = ("search: no index at {index}\n"
             "build one with:  search index CORPUS_DIR --index {index}\n"
             "(or point --index / SEARCH_INDEX at an existing index)\n")
+#: error kinds after which a script run stops: the index cannot be used
+FATAL_KINDS = frozenset({"index_not_found", "index_corrupt", "index_incompatible"})
 
 
 def check_index(index_dir: Path) -> str | None:
@@ -83,19 +101,44 @@ def run_repl(settings: Settings, env: Env, *, input: Any = None, output: Any = N
 
 
 def run_lines(settings: Settings, env: Env, opener: Callable[[str], bool] = default_opener) -> int:
-    """The REPL without a terminal: one line of stdin at a time, no prompt."""
+    """The REPL without a terminal: one line of stdin at a time, no prompt.
+    Results go to stdout and errors to stderr; the status is 0 when every
+    line worked, 1 when any failed, 2 when the index cannot be used."""
     style = Style(color_enabled(settings.color, env.isatty(env.stdout), env.environ))
     renderer = Renderer(style, lambda: (env.width() + 1, 10**6))
-    controller = Controller(settings.index_dir, page_size=lambda: 10, opener=opener)
+    controller = Controller(settings.index_dir, page_size=lambda: 10, opener=opener,
+                            saved=SavedSearches(settings.saved_file))
+    controller.state.live = False
+    failed = False
     for line in env.stdin:
-        outcome = controller.handle(line)
+        try:
+            outcome = controller.handle(line)
+        except Exception as exc:  # noqa: BLE001 - one bad line must not end the run
+            outcome = Message(f"internal error: {type(exc).__name__}: {exc}", error=True)
         if isinstance(outcome, QuitOutcome):
             break
-        text = renderer.render(outcome).text
-        if text:
-            env.stdout.write(text + "\n")
+        rendered = renderer.render(outcome)
+        if rendered.shown is not None:
+            controller.note_shown(rendered.shown)
+        if rendered.error:
+            failed = True
+            env.stderr.write(rendered.text + "\n")
+            env.stderr.flush()
+            if isinstance(outcome, Message) and outcome.kind in FATAL_KINDS:
+                return int(ExitCode.ERROR)
+        elif rendered.text:
+            env.stdout.write(rendered.text + "\n")
             env.stdout.flush()
-    return int(ExitCode.OK)
+    return int(ExitCode.NO_HITS if failed else ExitCode.OK)
+
+
+@dataclass(frozen=True)
+class Area:
+    """The result page last printed: how many rows it took, and the
+    terminal size then (a resize reflows it, so it cannot be redrawn)."""
+
+    rows: int
+    size: tuple[int, int]
 
 
 class Repl:
@@ -108,11 +151,22 @@ class Repl:
         self.out: IO[str] = env.stdout
         self.color = color_enabled(settings.color, env.isatty(env.stdout), env.environ)
         self.style = Style(self.color)
+        self.controller = Controller(settings.index_dir, page_size=self._page_size, opener=opener,
+                                     saved=SavedSearches(settings.saved_file))
+        self._input, self._output = input, output
         self.session = self._make_session(input, output)
-        self.controller = Controller(settings.index_dir, page_size=self._page_size, opener=opener)
         self.renderer = Renderer(self.style, self._terminal_size)
+        self.live = LiveSearch(self._live_search, self._invalidate)
+        self.selected: int | None = None
+        self.note = ""  # a message for a key (PageDown on the last page…), shown under the prompt
+        self._pick: tuple[Any, int] | None = None
+        self.area: Area | None = None
         self._warmed = False
         self._warm_thread: threading.Thread | None = None
+        self.session.default_buffer.on_text_changed += self._text_changed
+        from .keys import install_live_area
+
+        self.has_live_area = install_live_area(self.session, self)
 
     # -- terminal facts
 
@@ -121,17 +175,25 @@ class Repl:
         return size.columns, size.rows
 
     def _page_size(self) -> int:
-        return hits_that_fit(self._terminal_size()[1])
+        return page_capacity(self._terminal_size()[1], compact=self.controller.state.view == "compact")
+
+    def _invalidate(self) -> None:
+        try:
+            self.session.app.invalidate()
+        except Exception:  # noqa: BLE001 - the prompt may be gone already
+            pass
 
     # -- the prompt
 
     def _make_session(self, input: Any, output: Any) -> Any:
         from prompt_toolkit import PromptSession
         from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+        from prompt_toolkit.filters import Condition
         from prompt_toolkit.output import ColorDepth
         from prompt_toolkit.styles import Style as PTStyle
 
         from .completion import ReplCompleter
+        from .keys import key_bindings
         from .lexer import STYLE_RULES, make_lexer
 
         rules = dict(STYLE_RULES)
@@ -140,22 +202,41 @@ class Repl:
             "bottom-toolbar": "reverse",
             "bottom-toolbar.key": "bold",
         })
-        return PromptSession(
+        completer = ReplCompleter(lambda name: self.controller.values(name), self.controller.saved_names)
+        session: Any = None
+        # the menu pops up by itself on command lines only: on a query line
+        # the live list is under the prompt, and Tab completes
+        on_command = Condition(lambda: session is not None
+                               and session.default_buffer.text.lstrip().startswith(":"))
+        session = PromptSession(
             message=[("class:prompt", PROMPT)],
             history=self._history(),
             auto_suggest=AutoSuggestFromHistory(),
-            completer=ReplCompleter(lambda name: self.controller.values(name)),
-            complete_while_typing=True,
-            reserve_space_for_menu=MENU_ROWS,
+            completer=completer,
+            complete_while_typing=on_command,
+            reserve_space_for_menu=menu_rows(self._size_of(output)[1]),
             lexer=make_lexer(lambda name: resolve_command(name) is not None),
             style=PTStyle.from_dict(rules),
             include_default_pygments_style=False,
             color_depth=None if self.color else ColorDepth.DEPTH_1_BIT,
             bottom_toolbar=self._toolbar,
+            key_bindings=key_bindings(self, completer),
             input=input,
             output=output,
             erase_when_done=False,
         )
+        return session
+
+    @staticmethod
+    def _size_of(output: Any) -> tuple[int, int]:
+        if output is None:
+            try:
+                size = os.get_terminal_size()
+                return size.columns, size.lines
+            except OSError:
+                return 80, 24
+        size = output.get_size()
+        return size.columns, size.rows
 
     def _history(self) -> Any:
         """History in the XDG state folder; in memory when that cannot be written."""
@@ -201,13 +282,77 @@ class Repl:
 
         def warm() -> None:
             self.controller.warm_up()
-            try:
-                self.session.app.invalidate()  # refresh the toolbar's document count
-            except Exception:  # noqa: BLE001 - the prompt may be gone already
-                pass
+            self._invalidate()  # refresh the toolbar's document count
 
         self._warm_thread = threading.Thread(target=warm, name="search-warm-up", daemon=True)
         self._warm_thread.start()
+
+    # -- the live list (see keys.ReplUI)
+
+    def _live_search(self, text: str) -> Any:
+        return self.controller.live(text, live_rows(self._terminal_size()[1]))
+
+    def _text_changed(self, buffer: Any) -> None:
+        self.selected = None
+        self.note = ""
+        if self.controller.state.live and self.has_live_area:
+            from .controller import live_query
+
+            if live_query(buffer.text) is not None:
+                self.live.submit(buffer.text)
+                return
+        self.live.clear()
+
+    def _live_page(self) -> Any:
+        result = self.live.result
+        return result.page if result is not None else None
+
+    def live_count(self) -> int:
+        page = self._live_page()
+        return min(len(page.hits), live_rows(self._terminal_size()[1])) if page is not None else 0
+
+    def live_lines(self) -> list[str]:
+        columns, rows = self._terminal_size()
+        return live_lines(self.live.result, self.selected, self.style, min(columns - 1, 160),
+                          live_rows(rows), self.note)
+
+    def live_height(self) -> int:
+        return len(self.live_lines())
+
+    def live_fragments(self) -> Any:
+        from prompt_toolkit.formatted_text import ANSI
+
+        return ANSI("\n".join(self.live_lines()))
+
+    def move_selection(self, step: int) -> None:
+        count = self.live_count()
+        if self.selected is None:
+            self.selected = 0 if step > 0 else None
+        else:
+            moved = self.selected + step
+            self.selected = None if moved < 0 else min(moved, count - 1)
+
+    def pick_selected(self, buffer: Any) -> None:
+        page = self._live_page()
+        if page is not None and self.selected is not None and self.selected < len(page.hits):
+            self._pick = (page, page.hits[self.selected].rank)
+        buffer.validate_and_handle()
+
+    def page_key(self, command: str) -> None:
+        """PageDown/PageUp: the next/previous page, drawn over the current one."""
+        from prompt_toolkit.application import run_in_terminal
+
+        if self.controller.state.last is None:
+            self.note = "no results to page through yet: type a query and press Enter"
+            self._invalidate()
+            return
+        outcome = self.controller.handle(":" + command)
+        if isinstance(outcome, Message):
+            self.note = outcome.text
+            self._invalidate()
+            return
+        self.note = ""
+        run_in_terminal(lambda: self.show(outcome, None))
 
     # -- the loop
 
@@ -220,39 +365,82 @@ class Repl:
         index = escape_control(str(self.settings.index_dir))
         self.write(self.style.dim(BANNER.format(index=index)))
         self.session.app.after_render += self._start_warm_up
-        while True:
-            try:
-                line = self.session.prompt()
-            except KeyboardInterrupt:
-                continue  # Ctrl-C clears the line and never exits
-            except EOFError:
-                break  # Ctrl-D
-            if self.step(line):
-                break
-        if self._warm_thread is not None:
-            self._warm_thread.join(timeout=5)
+        try:
+            while True:
+                self.session.reserve_space_for_menu = menu_rows(self._terminal_size()[1])
+                try:
+                    line = self.session.prompt()
+                except KeyboardInterrupt:
+                    continue  # Ctrl-C clears the line and never exits
+                except EOFError:
+                    break  # Ctrl-D
+                if self.step(line):
+                    break
+        finally:
+            self.live.close()
+            if self._warm_thread is not None:
+                self._warm_thread.join(timeout=5)
         return int(ExitCode.OK)
 
     def step(self, line: str) -> bool:
         """Run one line; True when the session should end. Never raises
         (but for SystemExit): any failure is one line on the screen."""
+        pick, self._pick = self._pick, None
         try:
-            outcome = self.controller.handle(line)
+            outcome = self.controller.pick(*pick) if pick else self.controller.handle(line)
             if isinstance(outcome, QuitOutcome):
                 return True
-            rendered = self.renderer.render(outcome)
-            if rendered.page:
-                self.page(rendered.text)
-            else:
-                self.write(rendered.text)
+            if isinstance(outcome, ConfirmOutcome):
+                outcome = self.confirm(outcome)
+            self.show(outcome, line)
         except KeyboardInterrupt:
+            self.area = None
             self.write(self.style.dim("cancelled"))
         except SearchError as exc:
+            self.area = None
             self.write(self.style.error("error: ") + escape_control(" ".join(str(exc).split())))
         except Exception as exc:  # noqa: BLE001 - the session must survive anything
+            self.area = None
             self.write(self.style.error("internal error: ")
                        + escape_control(f"{type(exc).__name__}: {' '.join(str(exc).split())}"))
         return False
+
+    def confirm(self, outcome: ConfirmOutcome) -> Outcome:
+        """Ask the question at the terminal (default no)."""
+        from prompt_toolkit import PromptSession
+
+        asker: Any = PromptSession(input=self._input, output=self._output)
+        try:
+            answer = asker.prompt(f"{outcome.question} [y/N] ")
+        except (EOFError, KeyboardInterrupt):
+            answer = ""
+        if answer.strip().lower() in ("y", "yes"):
+            return self.controller.handle(outcome.yes_line)
+        return Message(outcome.refusal)
+
+    def show(self, outcome: Outcome, submitted: str | None) -> None:
+        """Print an outcome. A refined result page replaces the page above
+        it when that is surely still on screen; `submitted` is the line the
+        user entered (its echo sits between that page and the cursor), None
+        for a key, which leaves no echo."""
+        rendered = self.renderer.render(outcome)
+        if rendered.shown is not None:
+            self.controller.note_shown(rendered.shown)
+        if rendered.page:
+            self.area = None
+            self.page(rendered.text)
+            return
+        columns, rows = size = self._terminal_size()
+        text_rows = display_rows(rendered.text, columns) if rendered.text else 0
+        if isinstance(outcome, SearchOutcome) and outcome.refine and self.area is not None \
+                and self.area.size == size and self.env.isatty(self.out):
+            echo = display_rows(PROMPT + submitted, columns) if submitted is not None else 0
+            back = self.area.rows + echo
+            if back + text_rows < rows:
+                # cursor up `back` rows to the first column, erase to the end of the screen
+                self.out.write(f"\x1b[{back}F\x1b[J")
+        self.write(rendered.text)
+        self.area = Area(text_rows, size) if isinstance(outcome, SearchOutcome) else None
 
     def page(self, text: str) -> None:
         """Show long text through $PAGER (default `less -R`) on a terminal."""
@@ -273,7 +461,8 @@ class Repl:
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
             self.out.flush()
-            subprocess.run(argv, input=text.encode("utf-8", "replace"), check=False)
+            # the text ends with a newline, so the next prompt starts on its own line
+            subprocess.run(argv, input=(text + "\n").encode("utf-8", "replace"), check=False)
         except OSError:
             self.write(text)
         finally:
