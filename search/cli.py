@@ -62,10 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only this provider (repeatable: any of them)")
     q.add_argument("--topic", action="append", default=[], metavar="NAME",
                    help="only this topic (repeatable: any of them)")
-    q.add_argument("--since", metavar="DATE", help="published on or after DATE (ISO)")
-    q.add_argument("--until", metavar="DATE", help="published on or before DATE (ISO)")
-    q.add_argument("--sort", choices=("relevance", "newest", "oldest", "quality"),
-                   default="relevance")
+    q.add_argument("--since", metavar="DATE",
+                   help="published on or after DATE: 2022-04-18, 2022-04, 2022, or relative to "
+                        "today: today, yesterday, 7d, 2w, 3m, 1y, 'last week', 'last month'")
+    q.add_argument("--until", metavar="DATE", help="published on or before DATE (as --since)")
+    q.add_argument("--sort", choices=("relevance", "newest", "oldest", "quality"), default=None,
+                   help="order of the results (default relevance)")
+    q.add_argument("--saved", metavar="NAME",
+                   help="run the saved search NAME (`:save NAME` in the REPL); --provider and "
+                        "--topic add filters, --since/--until/--sort replace its own")
     q.add_argument("--limit", type=int, default=10, metavar="N")
     q.add_argument("--offset", type=int, default=0, metavar="N")
     q.add_argument("--facet", action="append", choices=("provider", "topic", "year"),
@@ -164,20 +169,32 @@ def cmd_index(args: argparse.Namespace, env: Env) -> int:
     return ExitCode.OK
 
 
-def _request(args: argparse.Namespace, text: str) -> Any:
+def _saved(args: argparse.Namespace, settings: Any) -> Any:
+    """The saved search --saved names, or None."""
+    if not args.saved:
+        return None
+    from .repl.saved import SavedSearches
+
+    return SavedSearches(settings.saved_file).get(args.saved)
+
+
+def _request(args: argparse.Namespace, text: str, saved: Any = None) -> Any:
     from .query import Filters, parse_date_bound
     from .searcher import SearchRequest
 
+    since = args.since or (saved.since if saved else None)
+    until = args.until or (saved.until if saved else None)
     filters = Filters(
-        providers=tuple(args.provider),
-        topics=tuple(args.topic),
-        since=parse_date_bound(args.since) if args.since else None,
-        until=parse_date_bound(args.until, end=True) if args.until else None,
+        providers=tuple(dict.fromkeys([*(saved.providers if saved else ()), *args.provider])),
+        topics=tuple(dict.fromkeys([*(saved.topics if saved else ()), *args.topic])),
+        since=parse_date_bound(since) if since else None,
+        until=parse_date_bound(until, end=True) if until else None,
     )
     if filters.since and filters.until and filters.since > filters.until:
-        raise UsageError(f"--since {args.since} is after --until {args.until}")
+        raise UsageError(f"--since {since} is after --until {until}")
+    sort = args.sort or (saved.sort if saved else "relevance")
     request = SearchRequest(
-        query=text, filters=filters, sort=args.sort, limit=args.limit, offset=args.offset,
+        query=text, filters=filters, sort=sort, limit=args.limit, offset=args.offset,
         facets=tuple(dict.fromkeys(args.facet or ["provider"])), facet_size=args.facet_size,
         highlight=not args.no_highlight, match=args.match, typos=args.typos == "on",
     )
@@ -191,12 +208,15 @@ def cmd_query(args: argparse.Namespace, env: Env) -> int:
 
     settings = _settings(args, env)
     if args.batch:
-        if args.query is not None:
-            raise UsageError("--batch reads queries from stdin; do not also give QUERY")
+        if args.query is not None or args.saved:
+            raise UsageError("--batch reads queries from stdin; do not also give QUERY or --saved")
         return _batch(args, env, settings)
-    if args.query is None:
-        raise UsageError("query: a QUERY is required (or --batch)")
-    request = _request(args, args.query)
+    saved = _saved(args, settings)
+    if saved is not None and args.query is not None:
+        raise UsageError("query: give QUERY or --saved NAME, not both")
+    if args.query is None and saved is None:
+        raise UsageError("query: a QUERY is required (or --saved NAME, or --batch)")
+    request = _request(args, saved.query if saved is not None else args.query, saved)
     with Searcher(settings.index_dir) as searcher:
         page = searcher.search(request)
     if args.format == "json":

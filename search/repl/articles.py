@@ -10,6 +10,7 @@ import math
 import shlex
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -220,5 +221,4 @@ class ArticleCommands:
         st = self.state
         st.filters, st.since_text, st.until_text, st.sort = filters, search.since, search.until, search.sort
         outcome = self.run_query(search.query)
-        return SearchOutcome(outcome.page, outcome.suggestion, f"{name}: {search.describe()}",
-                             outcome.filters, False, outcome.compact, outcome.everything)
+        return replace(outcome, note=f"{name}: {search.describe()}")

@@ -191,7 +191,7 @@ class Controller(ArticleCommands):
             total, took = st.last.total, st.last.took_ms
             per = st.shown or req.limit
             if per:
-                page, pages = page_numbers(req.offset, per, st.last.total)
+                page, pages = page_numbers(len(st.back) + 1, req.offset, per, st.last.total)
         return Status(describe_filters(st.filters), st.sort, page, pages, total, took, self._documents)
 
     @property
@@ -257,7 +257,8 @@ class Controller(ArticleCommands):
         self.state.last = page
         self.state.shown = None
         return SearchOutcome(page, suggestion, note, describe_filters(self.state.filters), refine,
-                             compact=self.state.view == "compact", everything=self.state.limit is not None)
+                             compact=self.state.view == "compact", everything=self.state.limit is not None,
+                             number=len(self.state.back) + 1)
 
     def run_query(self, text: str, prefix_last: bool = False) -> SearchOutcome:
         self.state.query = text
@@ -443,8 +444,9 @@ class Controller(ArticleCommands):
             self.state.limit = number
             note = f"page size: {number}"
         # keep the first hit of the current page in view
-        self.state.offset = self.state.offset // self.limit * self.limit
-        self.state.back = []
+        before = self.state.offset // self.limit
+        self.state.offset = before * self.limit
+        self.state.back = [n * self.limit for n in range(before)]
         return self._rerun(note)
 
     def cmd_view(self, arg: str) -> Outcome:

@@ -212,7 +212,9 @@ def hit_line(hit: Hit, style: Style, width: int, rank: bool = True) -> str:
     """A hit on one line: rank, title (cut at a word with "…" when it must),
     then provider and date, for the live list and the compact view."""
     num = f"{hit.rank:>3}. " if rank else ""
-    meta = escape_control(truncate(hit.provider or "unknown provider", 24)) + " · " + _date(hit.published)
+    provider = escape_control(hit.provider or "unknown provider")
+    # on a narrow terminal the title needs the room more than the date does
+    meta = truncate(provider, 24) + " · " + _date(hit.published) if width >= 90 else truncate(provider, 16)
     room = width - len(num) - 2 - text_width(meta)
     if room < 12:  # too narrow for the meta: the title alone
         meta, room = "", width - len(num)
@@ -289,12 +291,13 @@ def plan_page(hits: list[Hit], style: Style, width: int, rows: int, compact: boo
     return PagePlan(count, detail, tuple(lines))
 
 
-def page_numbers(offset: int, per_page: int, total: int) -> tuple[int, int]:
-    """(page, pages) for a page starting at hit `offset` when pages hold
-    `per_page` hits; pages may start anywhere (paging is by rank)."""
-    per = max(1, per_page)
-    page = math.ceil(offset / per) + 1
-    return page, page + math.ceil(max(0, total - offset - per) / per)
+def page_numbers(number: int, offset: int, shown: int, total: int) -> tuple[int, int]:
+    """(page, pages) for page `number`, which starts at hit `offset` and
+    shows `shown` hits: pages hold different numbers of hits when the
+    terminal changes size (paging is by rank), so the pages still to come
+    are counted at this page's size."""
+    per = max(1, shown)
+    return number, number + math.ceil(max(0, total - offset - per) / per)
 
 
 def page_capacity(rows: int, compact: bool = False) -> int:

@@ -44,6 +44,7 @@ class SearchOutcome:
     refine: bool = False
     compact: bool = False  # one line per hit
     everything: bool = False  # an explicit :limit: draw every hit of the page
+    number: int = 1  # the page's number (pages before it + 1)
 
 
 @dataclass(frozen=True)

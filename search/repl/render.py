@@ -157,7 +157,7 @@ class Renderer:
         summary = render_summary(shown, style)
         req = page.request
         if page.total and plan.count:
-            number, pages = page_numbers(req.offset, plan.count, page.total)
+            number, pages = page_numbers(outcome.number, req.offset, plan.count, page.total)
             summary += style.dim(f" · page {number} of {pages}")
         lines = head + list(plan.lines)
         if plan.lines and plan.detail is not None and plan.detail.gap:

@@ -264,6 +264,12 @@ class Repl:
             parts.append(("hits", f"{st.total:,}"))
             parts.append(("time", f"{st.took_ms:.1f} ms"))
         parts.append(("docs", f"{st.documents:,}" if st.documents is not None else "…"))
+        # whole parts only: on a narrow terminal the least useful go first
+        columns = self._terminal_size()[0]
+        for drop in ("time", "docs", "hits", "sort"):
+            if 9 + sum(len(k) + len(v) + 4 for k, v in parts) <= columns:
+                break
+            parts = [p for p in parts if p[0] != drop]
         fragments: list[tuple[str, str]] = [("class:bottom-toolbar", " ")]
         for i, (key, value) in enumerate(parts):
             if i:
@@ -362,12 +368,18 @@ class Repl:
             self.out.flush()
 
     def run(self) -> int:
+        from .layout import wrap_text
+
         index = escape_control(str(self.settings.index_dir))
-        self.write(self.style.dim(BANNER.format(index=index)))
+        banner = wrap_text(BANNER.format(index=index), max(20, self._terminal_size()[0] - 1))
+        self.write("\n".join(self.style.dim(line) for line in banner))
         self.session.app.after_render += self._start_warm_up
         try:
             while True:
                 self.session.reserve_space_for_menu = menu_rows(self._terminal_size()[1])
+                # a new, empty line: nothing of the last one's live list is left
+                self.live.clear()
+                self.selected, self.note = None, ""
                 try:
                     line = self.session.prompt()
                 except KeyboardInterrupt:
@@ -436,7 +448,7 @@ class Repl:
                 and self.area.size == size and self.env.isatty(self.out):
             echo = display_rows(PROMPT + submitted, columns) if submitted is not None else 0
             back = self.area.rows + echo
-            if back + text_rows < rows:
+            if back < rows:  # else the page's top has scrolled off: print below
                 # cursor up `back` rows to the first column, erase to the end of the screen
                 self.out.write(f"\x1b[{back}F\x1b[J")
         self.write(rendered.text)
