@@ -161,6 +161,7 @@ class Repl:
         self.note = ""  # a message for a key (PageDown on the last page…), shown under the prompt
         self._pick: tuple[Any, int] | None = None
         self.area: Area | None = None
+        self._live_cache: tuple[Any, list[str], Any] | None = None
         self._warmed = False
         self._warm_thread: threading.Thread | None = None
         self.session.default_buffer.on_text_changed += self._text_changed
@@ -317,18 +318,25 @@ class Repl:
         page = self._live_page()
         return min(len(page.hits), live_rows(self._terminal_size()[1])) if page is not None else 0
 
-    def live_lines(self) -> list[str]:
+    def _live_drawn(self) -> tuple[list[str], Any]:
+        """The live list's lines and their prompt_toolkit fragments; asked
+        for several times per redraw (heights, filters, content), so they
+        are kept until the result, selection, note or size changes."""
+        from prompt_toolkit.formatted_text import ANSI, to_formatted_text
+
         columns, rows = self._terminal_size()
-        return live_lines(self.live.result, self.selected, self.style, min(columns - 1, 160),
-                          live_rows(rows), self.note)
+        key = (self.live.result, self.selected, self.note, columns, rows)
+        if self._live_cache is None or self._live_cache[0] != key:
+            lines = live_lines(self.live.result, self.selected, self.style, min(columns - 1, 160),
+                               live_rows(rows), self.note)
+            self._live_cache = (key, lines, to_formatted_text(ANSI("\n".join(lines))))
+        return self._live_cache[1], self._live_cache[2]
 
     def live_height(self) -> int:
-        return len(self.live_lines())
+        return len(self._live_drawn()[0])
 
     def live_fragments(self) -> Any:
-        from prompt_toolkit.formatted_text import ANSI
-
-        return ANSI("\n".join(self.live_lines()))
+        return self._live_drawn()[1]
 
     def move_selection(self, step: int) -> None:
         count = self.live_count()
