@@ -62,6 +62,7 @@ def complete_now(buffer: Any, completer: Any) -> None:
     """Tab: a unique completion is inserted at once (a command name with a
     space after it when it takes an argument); several complete to their
     common part and open the menu; with the menu open, the next one."""
+    from prompt_toolkit.buffer import CompletionState
     from prompt_toolkit.completion import CompleteEvent, get_common_complete_suffix
 
     state = buffer.complete_state
@@ -87,7 +88,9 @@ def complete_now(buffer: Any, completer: Any) -> None:
     if common:
         buffer.insert_text(common)
     else:
-        buffer.start_completion(select_first=False)
+        # the menu lists them (none picked yet); the next Tab picks one
+        buffer.complete_state = CompletionState(original_document=buffer.document, completions=completions)
+        buffer.on_completions_changed.fire()
 
 
 def key_bindings(ui: ReplUI, completer: Any) -> Any:

@@ -116,7 +116,7 @@ def wrap_url(url: str, width: int) -> list[str]:
     while text_width(rest) > width:
         room = _cut(rest, 0, len(rest), width - 1)
         cut = max((rest.rfind(c, 0, room) for c in _URL_BREAKS), default=-1) + 1
-        if cut < room // 2:  # no separator in the second half of the line
+        if cut < max(1, room // 2):  # no separator in the second half of the line
             cut = room
         out.append(rest[:cut] + URL_MARK)
         rest = rest[cut:]
