@@ -25,6 +25,7 @@ from test_repl_pty import Terminal
 from search.cli import main
 from search.env import Env
 from search.indexer import build_index
+from search.searcher import Searcher, SearchRequest
 
 pytestmark = pytest.mark.slow
 pyte = pytest.importorskip("pyte", reason="pyte (a test dependency) reads the screen: "
@@ -424,3 +425,59 @@ def test_a_piped_script_reports_errors_on_stderr_and_fails(index: Path, term_env
                             input="cosmos\n", capture_output=True, text=True, env=term_env, cwd=tmp_path,
                             timeout=60)
     assert broken.returncode == 2 and "no index at" in broken.stderr
+
+
+# ----------------------------------------------------------------- the real corpus
+
+
+def test_the_issue_acceptance_on_the_azure_corpus(azure_index: Path, term_env: dict[str, str],
+                                                  tmp_path: Path):
+    """Issue 12's acceptance list, on ../shared/corpus-azure (4,958 articles)."""
+    term = repl(azure_index, term_env, tmp_path, cols=140, rows=45)
+    try:
+        term.send("cosmos db vulnerab")
+        rows = term.expect_screen(lambda s: sum("Cosmos" in r for r in s[prompt_row(s) + 1:]) >= 3)
+        assert rows[prompt_row(rows)] == "search> cosmos db vulnerab"
+        term.send("\x15")  # Ctrl-U
+        term.send("cosmos db vulnerability\r")
+        first = page(term, 1, 0)
+        ready(term)
+        term.send(PAGE_DOWN)
+        second = page(term, 2, first[2])
+        assert second[0] == first[1] + 1
+        ready(term)
+        term.send(":since 30d\r")
+        term.expect_screen(has(r"^since \d{4}-\d\d-\d\d \(30d\)"))
+        ready(term)
+        term.send(":since\r")
+        term.expect_screen(has(r"^since cleared"))
+        ready(term)
+        term.send(":provider Bleep")
+        term.expect_screen(lambda s: s[prompt_row(s)] == "search> :provider Bleep")
+        term.send(TAB)
+        term.expect_screen(lambda s: s[prompt_row(s)] == 'search> :provider "Bleeping Computer"')
+        term.send("\r")
+        term.expect_screen(has(r"provider filter: Bleeping Computer"))
+        ready(term)
+        term.send(":save arcwatch\r")
+        term.expect_screen(has(r"^saved arcwatch"))
+        finish(term)
+    finally:
+        term.close()
+
+    term = repl(azure_index, term_env, tmp_path, cols=60, rows=15)
+    try:
+        term.send(":saved\r")
+        term.expect_screen(has(r"^arcwatch\s+query 'cosmos db vulnerability'"))
+        ready(term)
+        term.send("cosmos db vulnerability\r")
+        rows = term.expect_screen(has(r"showing 1–\d+"))
+        assert len(ranks(rows)) >= 3
+        first = next(i for i, r in enumerate(rows) if re.match(r"\s*1\. ", r))
+        with Searcher(azure_index) as s:
+            title = s.search(SearchRequest("cosmos db vulnerability", limit=1)).hits[0].title
+        assert " ".join(" ".join(rows[first:first + 3]).split()).startswith("1. " + " ".join(title.split()))
+        assert all(len(r) < 60 for r in rows), rows  # nothing wrapped by the terminal
+        finish(term)
+    finally:
+        term.close()

@@ -10,6 +10,7 @@ one. Everything that comes from the corpus or from the user passes through
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -27,6 +28,7 @@ from .coverage import SAME, STORY, CoverageItem
 from .layout import (
     MAX_WIDTH,
     display_rows,
+    display_width,
     meta_text,
     page_numbers,
     plan_page,
@@ -52,6 +54,7 @@ from .outcomes import (
 
 #: below this many rows the facet counts give their place to hits
 FACET_MIN_ROWS = 24
+_SGR = re.compile(r"\x1b\[[0-9;]*m")
 
 KEYS_HELP = (
     "keys: while you type, the top hits show under the prompt: ↓/↑ (Ctrl-N/Ctrl-P) pick one, "
@@ -75,9 +78,12 @@ class Rendered:
 class Renderer:
     """Turns outcomes into text; `size` returns the terminal's (columns, rows)."""
 
-    def __init__(self, style: Style, size: Callable[[], tuple[int, int]]) -> None:
+    def __init__(self, style: Style, size: Callable[[], tuple[int, int]], wrap: bool = True) -> None:
+        """`wrap`: fit every line to the terminal at word boundaries (off
+        for a script run, whose errors stay one line each)."""
         self.style = style
         self._size = size
+        self._wrap = wrap
 
     @property
     def columns(self) -> int:
@@ -93,6 +99,28 @@ class Renderer:
         return min(MAX_WIDTH, self.columns - 1)
 
     def render(self, outcome: Outcome) -> Rendered:
+        rendered = self._render(outcome)
+        if not self._wrap or rendered.page:
+            return rendered
+        return replace(rendered, text=self.fit(rendered.text))
+
+    def fit(self, text: str) -> str:
+        """Lines wider than the terminal wrapped at word boundaries, keeping
+        their indent. Result pages and articles are laid out to fit already;
+        this is for the rest (long messages, paths), whose styling is
+        dropped on the lines that need it."""
+        out = []
+        for line in text.split("\n"):
+            if display_width(line) <= self.width:
+                out.append(line)
+                continue
+            plain = _SGR.sub("", line)
+            body = plain.lstrip(" ")
+            indent = " " * min(len(plain) - len(body), self.width // 2)
+            out += [indent + part for part in wrap_text(body, self.width - len(indent))]
+        return "\n".join(out)
+
+    def _render(self, outcome: Outcome) -> Rendered:
         if isinstance(outcome, SearchOutcome):
             return self.search(outcome)
         if isinstance(outcome, Message):
@@ -123,9 +151,15 @@ class Renderer:
     # -- pieces
 
     def message(self, msg: Message) -> str:
-        # one line, whatever the message holds
+        # one paragraph, whatever the message holds
         text = escape_control(" ".join(msg.text.split()))
-        return self.style.error("error: ") + text if msg.error else self.style.dim(text)
+        if not msg.error:
+            lines = wrap_text(text, self.width) if self._wrap else [text]
+            return "\n".join(self.style.dim(line) for line in lines)
+        lines = wrap_text("error: " + text, self.width) if self._wrap else ["error: " + text]
+        first = lines[0]
+        return "\n".join([self.style.error("error: ") + first[len("error: "):], *lines[1:]]) \
+            if first.startswith("error: ") else "\n".join(lines)
 
     def _rows(self, lines: list[str]) -> int:
         return sum(display_rows(line, self.columns) for line in lines)

@@ -105,7 +105,7 @@ def run_lines(settings: Settings, env: Env, opener: Callable[[str], bool] = defa
     Results go to stdout and errors to stderr; the status is 0 when every
     line worked, 1 when any failed, 2 when the index cannot be used."""
     style = Style(color_enabled(settings.color, env.isatty(env.stdout), env.environ))
-    renderer = Renderer(style, lambda: (env.width() + 1, 10**6))
+    renderer = Renderer(style, lambda: (env.width() + 1, 10**6), wrap=False)
     controller = Controller(settings.index_dir, page_size=lambda: 10, opener=opener,
                             saved=SavedSearches(settings.saved_file))
     controller.state.live = False
