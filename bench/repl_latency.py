@@ -352,7 +352,10 @@ def typing_in_terminal(index: Path, env: dict[str, str], passes: int) -> tuple[l
     """(ms from a keystroke to its live list on screen, for keystrokes that
     change the list; how many keystrokes did not change it)."""
     _, lines = live_expected(index)
-    term = Terminal(index, env)
+    # no history: its grey suggestions would change what the line reads
+    state = Path(env["XDG_STATE_HOME"]) / "typing"
+    (state / "search" / "history").unlink(missing_ok=True)
+    term = Terminal(index, {**env, "XDG_STATE_HOME": str(state)})
     samples: list[float] = []
     unseen = 0
     try:
