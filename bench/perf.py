@@ -1,5 +1,6 @@
-"""Performance benchmark (issue 5): our engine against a plain YAML parse, SQLite
-FTS5, tantivy and ripgrep, on generated corpora of N articles, side by side.
+"""Performance benchmark (issues 5 and 13): our engine against a plain YAML
+parse, SQLite FTS5, tantivy and ripgrep, on generated corpora of N articles,
+side by side.
 
 For each N (``--sizes``) it generates the corpus with ``bench/gen_corpus.py``
 (outside the repository, reused when already there), then measures, interleaving
@@ -14,7 +15,9 @@ the repeated runs so that the figures compared are taken under the same load:
   answering the same queries with exact totals and provider counts in-process
   (``bench/peers.py``); the totals and provider counts are compared engine by engine;
 * per-query p50/p95 in the REPL path (a long-lived ``Searcher`` in-process);
-* a cold ``search query`` process against ``rg -il`` over the corpus;
+* a cold ``search query`` process against ``rg -il`` over the corpus, and the
+  floor of any Python program here: ``python -S -c pass`` and
+  ``python -c "import numpy"``, timed in the same loop;
 * peak memory (largest process, from ``wait4``) and the index size on disk.
 
 Medians of ``--runs`` runs (``--runs-large`` for N >= 100,000). The markdown table goes
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import json
 import os
 import platform
@@ -63,8 +67,11 @@ KEYWORD_QUERIES = (
     "language processing", "self-driving cars", "startup funding", "cybersecurity",
     "drones", "quantum computing", "power automate", "sharepoint lists", "ethics", "gartner",
 )
-#: pasted headlines per tier (titles of articles of that corpus, chosen by seed)
-HEADLINES = 20
+#: the query mix: this many queries, half keyword queries (the fixed ones,
+#: then two-word pieces of titles), half pasted headlines (titles of articles
+#: of that corpus), chosen by seed
+MIX_SIZE = 200
+HEADLINES = MIX_SIZE // 2
 COLD_QUERY = "facial recognition"
 #: --strict: largest relative difference of a keyword query's total between engines
 STRICT_GAP = 0.05
@@ -167,21 +174,34 @@ def yaml_parse_seconds(files: Sequence[Path]) -> float:
 # ----------------------------------------------------------------- query mix
 
 
-def query_mix(files: Sequence[Path], seed: int) -> list[tuple[str, str]]:
-    """(kind, text): the keyword queries, then pasted headlines of this corpus."""
+def query_mix(files: Sequence[Path], seed: int, size: int = MIX_SIZE) -> list[tuple[str, str]]:
+    """(kind, text): keyword queries (the fixed ones, then two adjacent words
+    of titles of this corpus), then pasted headlines of this corpus."""
     import yaml
 
     rng = random.Random(f"perf-headlines:{seed}:{len(files)}")
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     headlines: list[str] = []
-    for p in rng.sample(list(files), min(len(files), HEADLINES * 5)):
+    pairs: list[str] = []
+    want_headlines = size // 2
+    want_pairs = max(0, size - want_headlines - len(KEYWORD_QUERIES))
+    for p in rng.sample(list(files), min(len(files), size * 5)):
         text = p.read_text("utf-8")
         title = str(yaml.load(text[4 : text.find("\n---", 3)], Loader=loader).get("title") or "")
-        if 8 <= len(title.split()) <= 14:
+        words = title.split()
+        if 8 <= len(words) <= 14 and len(headlines) < want_headlines:
             headlines.append(title)
-        if len(headlines) == HEADLINES:
+        plain = [w for w in words if w.isalpha() and len(w) > 3 and w.upper() not in _OPERATOR_WORDS]
+        if len(plain) >= 2 and len(pairs) < want_pairs:
+            i = rng.randrange(len(plain) - 1)
+            pairs.append(f"{plain[i]} {plain[i + 1]}".lower())
+        if len(headlines) == want_headlines and len(pairs) == want_pairs:
             break
-    return [("keyword", q) for q in KEYWORD_QUERIES] + [("headline", h) for h in headlines]
+    keywords = [*KEYWORD_QUERIES, *pairs][: size - len(headlines)]
+    return [("keyword", q) for q in keywords] + [("headline", h) for h in headlines]
+
+
+_OPERATOR_WORDS = {"AND", "OR", "NOT", "TO"}
 
 
 def peer_text(text: str) -> str:
@@ -233,6 +253,7 @@ class Tier:
     repl_ms: dict[str, list[float]] = field(default_factory=dict)
     cold_s: list[float] = field(default_factory=list)
     cold_rss: list[int] = field(default_factory=list)
+    floor_s: dict[str, list[float]] = field(default_factory=dict)
     rg_s: list[float] = field(default_factory=list)
     agree: dict[str, tuple[int, int]] = field(default_factory=dict)  # peer -> (agree, compared)
     mismatches: list[str] = field(default_factory=list)
@@ -287,7 +308,7 @@ def measure_tier(n: int, args: argparse.Namespace, log: Callable[[str], None]) -
                 continue
             started = time.perf_counter()
             peer.build(docs, work / "peers")
-            tier.peer_build_s[peer.name] = time.perf_counter() - started
+            tier.peer_build_s[peer.base_name] = time.perf_counter() - started
             peers.append(peer)
         del docs
     peer_queries = [peer_text(q) for _, q in mix]
@@ -302,15 +323,18 @@ def measure_tier(n: int, args: argparse.Namespace, log: Callable[[str], None]) -
         tier.batch_rss.append(proc.maxrss_kb)
         ours = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
         for peer in peers:
+            # the mode closest to ours: every word for keyword queries, any
+            # word for pasted headlines (ours needs a fifth of their words)
+            modes = {"keyword": peer.with_mode("and"), "headline": peer.with_mode("or")}
             answers = []
-            per_query = tier.peer_q.setdefault(peer.name, [])
+            per_query = tier.peer_q.setdefault(peer.base_name, [])
             started = time.perf_counter()
-            for text in peer_queries:
+            for (kind, _), text in zip(mix, peer_queries, strict=True):
                 t0 = time.perf_counter()
-                answers.append(peer.search_with_facets(text, 10))
+                answers.append(modes[kind].search_with_facets(text, 10))
                 per_query.append((time.perf_counter() - t0) * 1000)
-            tier.peer_s.setdefault(peer.name, []).append(time.perf_counter() - started)
-            theirs[peer.name] = answers
+            tier.peer_s.setdefault(peer.base_name, []).append(time.perf_counter() - started)
+            theirs[peer.base_name] = answers
     log(f"[{n}] batch {median(tier.batch_s):.2f}s; "
         + ", ".join(f"{k} {median(v):.2f}s" for k, v in tier.peer_s.items()))
     compare_engines(tier, mix, ours, theirs)
@@ -338,6 +362,8 @@ def measure_tier(n: int, args: argparse.Namespace, log: Callable[[str], None]) -
     cold_cmd = [SEARCH, "query", COLD_QUERY, "--format", "json", "--index", str(index)]
     rg_cmd = ["rg", "-il", *COLD_RG, str(corpus)]
     have_rg = shutil.which("rg") is not None
+    floors = {"python -S -c pass": [sys.executable, "-S", "-c", "pass"],
+              "python -c 'import numpy'": [sys.executable, "-c", "import numpy"]}
     run_proc(cold_cmd)
     if have_rg:
         run_proc(rg_cmd)
@@ -347,6 +373,8 @@ def measure_tier(n: int, args: argparse.Namespace, log: Callable[[str], None]) -
         tier.cold_rss.append(proc.maxrss_kb)
         if have_rg:
             tier.rg_s.append(run_proc(rg_cmd).seconds)
+        for label, cmd in floors.items():
+            tier.floor_s.setdefault(label, []).append(run_proc(cmd).seconds)
 
     # -- incremental: change one file (alternating versions), then re-run with no change
     target = files[len(files) // 2]
@@ -448,14 +476,16 @@ def render(tiers: Sequence[Tier], args: argparse.Namespace, command: str) -> str
     row("corpus size (front matter files)", lambda t: f"{t.corpus_bytes / 2**20:.1f} MiB")
     row("single-core YAML parse (libyaml)", lambda t: fmt_s(t.yaml_s))
     row("full index (`search index --full`)", lambda t: fmt_s(t.index_s))
-    row("**index time / YAML parse time** (target ≤ 1)", lambda t: fmt_ratio(t.index_s, t.yaml_s))
-    row("incremental re-index, 1 file changed (target ≤ 1 s)", lambda t: fmt_s(t.incr_s))
+    row("**index time / YAML parse time** (target ≤ 2)", lambda t: fmt_ratio(t.index_s, t.yaml_s))
+    row("incremental re-index, 1 file changed (target ≤ 1.5 s at 100k)", lambda t: fmt_s(t.incr_s))
     row("re-index, nothing changed", lambda t: fmt_s(t.noop_s))
     row("batch: `search query --batch` process", lambda t: fmt_s(t.batch_s))
     row("batch: SQLite FTS5 (in-process)", lambda t: fmt_s(t.peer_s.get("sqlite-fts5", [])))
     row("batch: tantivy (in-process)", lambda t: fmt_s(t.peer_s.get("tantivy", [])))
-    row("**batch ours / FTS5** (target ≤ 1)",
+    row("**batch ours / FTS5** (target ≤ 0.3)",
         lambda t: fmt_ratio(t.batch_s, t.peer_s.get("sqlite-fts5", [])))
+    row("**batch ours / tantivy** (target ≤ 3)",
+        lambda t: fmt_ratio(t.batch_s, t.peer_s.get("tantivy", [])))
     row("REPL path: first query (cold searcher)", lambda t: fmt_ms(t.repl_first_ms))
     for kind in ("keyword", "headline", "all"):
         row(f"REPL path p50 / p95, {kind} queries (target p95 ≤ 30 ms)",
@@ -467,10 +497,12 @@ def render(tiers: Sequence[Tier], args: argparse.Namespace, command: str) -> str
                               f"{fmt_ms(percentile(t.peer_q.get(p, []), 95))}")
     row(f"cold `search query '{COLD_QUERY}'` process", lambda t: fmt_s(t.cold_s))
     row(f"`rg -il {' '.join(COLD_RG)}` over the corpus", lambda t: fmt_s(t.rg_s))
-    row("**cold query / rg** (target ≤ 1)", lambda t: fmt_ratio(t.cold_s, t.rg_s))
-    row("peak RSS: full index (largest process)", lambda t: fmt_mib(t.index_rss))
-    row("peak RSS: batch query process", lambda t: fmt_mib(t.batch_rss))
-    row("peak RSS: cold query process", lambda t: fmt_mib(t.cold_rss))
+    row("**cold query / rg** (target ≤ 1.5)", lambda t: fmt_ratio(t.cold_s, t.rg_s))
+    for label in ("python -S -c pass", "python -c 'import numpy'"):
+        row(f"floor: `{label}`", lambda t, k=label: fmt_s(t.floor_s.get(k, [])))
+    row("peak RSS: full index (largest process; target ≤ 1 GiB)", lambda t: fmt_mib(t.index_rss))
+    row("peak RSS: batch query process (target ≤ 300 MiB)", lambda t: fmt_mib(t.batch_rss))
+    row("peak RSS: cold query process (target ≤ 300 MiB)", lambda t: fmt_mib(t.cold_rss))
     row("index size on disk", lambda t: f"{t.index_bytes / 2**20:.1f} MiB")
     row("queries where FTS5 totals+provider counts = ours",
         lambda t: "{}/{}".format(*t.agree["sqlite-fts5"]) if "sqlite-fts5" in t.agree else "–")
@@ -489,6 +521,29 @@ def render(tiers: Sequence[Tier], args: argparse.Namespace, command: str) -> str
         padded = (c.rjust(w) for c, w in zip(cells, width[1:], strict=True))
         lines.append("| " + " | ".join([label.ljust(width[0]), *padded]) + " |")
 
+    growth: list[str] = []
+    if len(tiers) >= 2:
+        growth = ["", "Growth from one tier to the next (figure at the larger N / figure at the "
+                  "smaller N; the corpus grows by the ratio in the first row):", "",
+                  "| figure | " + " | ".join(f"{a.n:,} → {b.n:,}" for a, b in itertools.pairwise(tiers))
+                  + " |", "|---|" + "---:|" * (len(tiers) - 1)]
+
+        def grow(label: str, value: Callable[[Tier], float]) -> None:
+            cells = []
+            for a, b in itertools.pairwise(tiers):
+                va, vb = value(a), value(b)
+                cells.append(f"{vb / va:.1f}×" if va and vb and va == va and vb == vb else "–")
+            growth.append(f"| {label} | " + " | ".join(cells) + " |")
+
+        grow("articles", lambda t: float(t.n))
+        grow("full index time", lambda t: median(t.index_s) if t.index_s else 0.0)
+        grow("incremental re-index", lambda t: median(t.incr_s) if t.incr_s else 0.0)
+        grow("batch process", lambda t: median(t.batch_s) if t.batch_s else 0.0)
+        grow("REPL p95, all queries", lambda t: percentile(t.repl_ms.get("all", []), 95))
+        grow("cold query", lambda t: median(t.cold_s) if t.cold_s else 0.0)
+        grow("peak RSS, cold query", lambda t: float(max(t.cold_rss)) if t.cold_rss else 0.0)
+        grow("index size on disk", lambda t: float(t.index_bytes))
+
     import whoosh
 
     runs = ", ".join(f"{t.n:,}: {args.runs_large if t.n >= 100_000 else args.runs}" for t in tiers)
@@ -502,22 +557,24 @@ def render(tiers: Sequence[Tier], args: argparse.Namespace, command: str) -> str
         "so ratios compare figures taken under the same load (the machine is shared and noisy).",
         "",
         *lines,
+        *growth,
         "",
-        f"Query mix: {len(KEYWORD_QUERIES)} short keyword queries and up to {HEADLINES} pasted "
-        "headlines (8–14-word titles of articles of that corpus), each with the provider facet, "
-        "limit 10, highlights on. The batch row is one `search query --batch --format json` "
+        f"Query mix: {MIX_SIZE} queries: {len(KEYWORD_QUERIES)} fixed keyword queries and "
+        "two-word pieces of titles, and pasted headlines (8–14-word titles of articles of that "
+        "corpus), half and half, each with the provider facet, limit 10, highlights on. "
+        "The peers run keyword queries in `and` mode (every word, as ours) and headlines in "
+        "`or` mode (ours needs a fifth of a long query's words). "
+        "The batch row is one `search query --batch --format json` "
         "process (start-up, index open, column load included); the peers answer the same queries "
         "in-process with an exact total, the top 10 and exact provider counts (SQL `GROUP BY` / "
         "tantivy terms aggregation). The peers get the query words our analyzer keeps (stop words "
         "removed) so that all three engines match the same documents; without that FTS5 and "
         "tantivy OR in `the`/`of`/`in` and match nearly everything.",
         "",
-        "Why totals can differ between engines (documented, not hidden): our analyzer "
-        "(Whoosh `StemmingAnalyzer`) keeps dotted tokens whole (`learn.microsoft.com`, "
-        "`learning.In` in an excerpt is one token) where FTS5's `unicode61` and tantivy split "
-        "them, and Whoosh's Porter variant stems `integration` → `integr` but `integrating` → "
-        "`integrat` where FTS5's Porter and tantivy's Snowball conflate them; headlines may also "
-        "contain words our parser treats as syntax (`AND`, `NOT`, a `:`, a leading `-`). With "
+        "Why totals can differ between engines (documented, not hidden): stemmers differ "
+        "(ours and tantivy's Snowball, FTS5's Porter), ours indexes `node.js`/`gpt-3` as parts "
+        "and a joined word, and a long query of ours matches articles with a fifth of its words "
+        "where the peers' `or` mode takes any word. With "
         "`--strict` the run fails when a keyword query's total differs by more than "
         f"{STRICT_GAP:.0%} between engines.",
         "",

@@ -111,6 +111,39 @@ def index_tokens(text: str) -> Iterator[tuple[int, int, int, str]]:
             yield first, parts[0][0], parts[-1][1], stem(joined)
 
 
+@functools.lru_cache(maxsize=200_000)
+def _group_terms(group: str) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+    """A group as written → (its searchable words lower-cased, their index
+    terms, the joined form's term or "") — cached: most words recur."""
+    if not is_compound(group):
+        word = group.lower()
+        return ((word,), (stem(word),), "") if _searchable(word) else ((), (), "")
+    parts = [w.lower() for w in WORD.findall(group)]
+    kept = tuple(w for w in parts if _searchable(w))
+    joined = "".join(parts)
+    return kept, tuple(stem(w) for w in kept), stem(joined) if kept and len(joined) <= MAX_WORD_CHARS else ""
+
+
+def index_terms(text: str) -> list[tuple[int, str]]:
+    """(position, index term) of everything indexed for `text`: the same
+    terms and positions as `index_tokens`, without character offsets, for
+    indexing (one regex pass and cached groups: analysis is a large share of
+    indexing time)."""
+    out: list[tuple[int, str]] = []
+    pos = 0
+    for group in GROUP.findall(text):
+        _, terms, joined = _group_terms(group)
+        if not terms:
+            continue
+        first = pos
+        for term in terms:
+            out.append((pos, term))
+            pos += 1
+        if joined:
+            out.append((first, joined))
+    return out
+
+
 def stems(text: str) -> list[str]:
     """The stems of the searchable words of `text`, in order (the positions
     of the index; compounds' joined forms are not in this list)."""
@@ -120,7 +153,7 @@ def stems(text: str) -> list[str]:
 def surface_words(text: str) -> list[str]:
     """The distinct searchable words of `text` as written (lower-cased), in
     order of first appearance."""
-    return list(dict.fromkeys(w for _, _, w in surface_tokens(text)))
+    return list(dict.fromkeys(w for group in GROUP.findall(text) for w in _group_terms(group)[0]))
 
 
 def is_stop_word(word: str) -> bool:
@@ -181,6 +214,13 @@ def _analyzer_class() -> type:
                     t.text = word
                     if keeporiginal:
                         t.original = word
+                    if positions:
+                        t.pos = start_pos + pos
+                    yield t
+                return
+            if not chars and not keeporiginal:
+                for pos, term in index_terms(value):
+                    t.text = term
                     if positions:
                         t.pos = start_pos + pos
                     yield t

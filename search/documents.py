@@ -18,18 +18,22 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CorpusNotFoundError, SkipFile
+from .front_matter import (
+    MAX_FRONT_MATTER_CHARS,
+    decode_text,
+    load_front_matter,
+    load_index_fields,
+    related_urls,
+    split_front_matter,
+)
+
+__all__ = ["MAX_FRONT_MATTER_CHARS", "Article", "CorpusFile", "Related", "decode_text",
+           "load_front_matter", "parse_article", "read_article", "read_capped", "split_front_matter",
+           "walk_corpus"]
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 #: files larger than this are skipped: no news article's front matter is this big
 MAX_FILE_BYTES = 4 * 1024 * 1024
-#: front matter (the YAML part) larger than this is skipped: real articles have
-#: a few KB (11 KB at most in the sample), while PyYAML needs ~200 bytes of
-#: memory per node, so 4 MB of `[1,1,1,...]` would cost ~740 MB and 20 s
-MAX_FRONT_MATTER_CHARS = 256 * 1024
-#: how many key/value pairs YAML merge keys (`<<: *anchor`) may copy in one
-#: file: merges of merges double at every level, a bomb that aliases alone
-#: (shared, never copied) are not
-MAX_MERGED_PAIRS = 10_000
 #: caps that keep one hostile article from bloating the index or the terminal
 MAX_TITLE_CHARS = 1_000
 MAX_EXCERPT_CHARS = 10_000
@@ -64,6 +68,8 @@ class Article:
     category: str = ""
     type: str = ""
     related: tuple[Related, ...] = field(default=(), compare=False)
+    #: the related entries' URLs (read even without `related`, for stories)
+    related_urls: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -139,186 +145,6 @@ def walk_corpus(root: Path, on_error: Callable[[str, str], None] | None = None) 
 
 
 # --------------------------------------------------------------------- parsing
-
-
-_LOADER: Any = None
-#: deeper YAML nesting than this is refused before constructing objects: the
-#: constructor would otherwise overflow the C stack and kill the process
-MAX_YAML_DEPTH = 200
-#: front matter smaller than this with few brackets cannot nest that deep
-_DEPTH_SCAN_BYTES = 16_384
-
-
-def _yaml_loader() -> Any:
-    """The safe loader (libyaml's when available), lenient where one odd value
-    should not cost the whole article: an impossible date such as 2022-13-45,
-    or an integer too long for Python to convert, stays a string. Merge keys
-    get a budget (see `_flatten_mapping`)."""
-    global _LOADER
-    if _LOADER is None:
-        import yaml
-
-        base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-        safe = yaml.constructor.SafeConstructor
-
-        def lenient(construct: Any) -> Any:
-            def constructor(loader: Any, node: Any) -> Any:
-                try:
-                    return construct(loader, node)
-                except (ValueError, OverflowError, IndexError, AttributeError, TypeError):
-                    # `!!int ''`, a 5000-digit number, a date that does not exist or
-                    # a time zone with seconds: PyYAML fails in odd ways; keep the text
-                    return loader.construct_scalar(node)
-
-            return constructor
-
-        _LOADER = type("LenientSafeLoader", (base,), {"flatten_mapping": _flatten_mapping})
-        _LOADER.add_constructor("tag:yaml.org,2002:timestamp", lenient(safe.construct_yaml_timestamp))
-        _LOADER.add_constructor("tag:yaml.org,2002:int", lenient(safe.construct_yaml_int))
-        _LOADER.add_constructor("tag:yaml.org,2002:float", lenient(safe.construct_yaml_float))
-    return _LOADER
-
-
-def _flatten_mapping(loader: Any, node: Any) -> None:
-    """PyYAML's SafeConstructor.flatten_mapping (merge keys) with a budget.
-
-    The original copies the pairs of every merged mapping into the merging
-    one, recursively: `a1: {<<: [*a0, *a0]}`, `a2: {<<: [*a1, *a1]}`... doubles
-    at each level and never finishes. Here each copy is charged against
-    MAX_MERGED_PAIRS per document first.
-    """
-    from yaml.constructor import ConstructorError
-    from yaml.nodes import MappingNode, SequenceNode
-
-    def charge(pairs: list[Any]) -> None:
-        left = getattr(loader, "_merge_budget", MAX_MERGED_PAIRS) - len(pairs)
-        if left < 0:
-            raise SkipFile(f"invalid YAML: merge keys expand to more than {MAX_MERGED_PAIRS} entries")
-        loader._merge_budget = left
-
-    merge: list[Any] = []
-    index = 0
-    while index < len(node.value):
-        key_node, value_node = node.value[index]
-        if key_node.tag == "tag:yaml.org,2002:merge":
-            del node.value[index]
-            if isinstance(value_node, MappingNode):
-                _flatten_mapping(loader, value_node)
-                charge(value_node.value)
-                merge.extend(value_node.value)
-            elif isinstance(value_node, SequenceNode):
-                submerge = []
-                for subnode in value_node.value:
-                    if not isinstance(subnode, MappingNode):
-                        raise ConstructorError("while constructing a mapping", node.start_mark,
-                                               f"expected a mapping for merging, but found {subnode.id}",
-                                               subnode.start_mark)
-                    _flatten_mapping(loader, subnode)
-                    charge(subnode.value)
-                    submerge.append(subnode.value)
-                for value in reversed(submerge):
-                    merge.extend(value)
-            else:
-                raise ConstructorError("while constructing a mapping", node.start_mark,
-                                       "expected a mapping or list of mappings for merging, "
-                                       f"but found {value_node.id}", value_node.start_mark)
-        elif key_node.tag == "tag:yaml.org,2002:value":
-            key_node.tag = "tag:yaml.org,2002:str"
-            index += 1
-        else:
-            index += 1
-    if merge:
-        node.value = merge + node.value
-
-
-def _check_depth(yaml_text: str) -> None:
-    """Refuse pathological nesting cheaply: a full event scan only for large
-    or bracket-heavy front matter."""
-    if len(yaml_text) < _DEPTH_SCAN_BYTES and yaml_text.count("[") + yaml_text.count("{") < 100:
-        return
-    import yaml
-
-    depth = 0
-    try:
-        for event in yaml.parse(yaml_text, Loader=_yaml_loader()):
-            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                depth += 1
-                if depth > MAX_YAML_DEPTH:
-                    raise SkipFile(f"invalid YAML: nesting deeper than {MAX_YAML_DEPTH} levels")
-            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                depth -= 1
-    except yaml.YAMLError:
-        return  # the real load reports the syntax error with its line
-
-
-def decode_text(data: bytes) -> str:
-    """Decode a corpus file: UTF-8 (with or without BOM), or UTF-16 with a BOM."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError as exc:
-            raise SkipFile(f"invalid UTF-16 text ({exc.reason})") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise SkipFile(
-            f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})"
-        ) from None
-    if "\x00" in text:
-        raise SkipFile("binary file (NUL bytes)")
-    return text
-
-
-def split_front_matter(text: str) -> str:
-    """Return the YAML text between the opening `---` line and the closing
-    `---` (or `...`) line."""
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    first, _, rest = text.partition("\n")
-    if first.rstrip() != "---":
-        raise SkipFile("no front matter (file does not start with a '---' line)")
-    lines = rest.split("\n")
-    for i, line in enumerate(lines):
-        if line.rstrip() in ("---", "..."):
-            return "\n".join(lines[:i])
-    raise SkipFile("unterminated front matter (no closing '---' line)")
-
-
-def load_front_matter(yaml_text: str) -> dict[str, Any]:
-    """Parse front matter YAML safely into a mapping, or raise SkipFile."""
-    import yaml
-
-    if len(yaml_text) > MAX_FRONT_MATTER_CHARS:
-        raise SkipFile(f"front matter too large ({len(yaml_text)} characters; "
-                       f"limit {MAX_FRONT_MATTER_CHARS})")
-    _check_depth(yaml_text)
-    try:
-        data = yaml.load(yaml_text, Loader=_yaml_loader())
-    except yaml.constructor.ConstructorError as exc:
-        problem = " ".join((exc.problem or "unsupported YAML").split())[:200]
-        if "constructor for the tag" in problem:
-            raise SkipFile(f"unsafe or unsupported YAML tag: {problem}") from None
-        raise SkipFile(f"unsupported YAML: {problem}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 2}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).split("\n")[0]
-        raise SkipFile(f"invalid YAML{where}: {problem}") from None
-    except RecursionError:
-        raise SkipFile("invalid YAML: nesting too deep") from None
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise SkipFile(f"invalid YAML value: {' '.join(str(exc).split())[:200]}") from None
-    except (MemoryError, SkipFile):
-        raise
-    except Exception as exc:  # noqa: BLE001 - PyYAML fails in assorted ways on odd input
-        raise SkipFile(f"invalid YAML ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})") from None
-    if data is None:
-        raise SkipFile("empty front matter")
-    if not isinstance(data, dict):
-        raise SkipFile(f"front matter is a {type(data).__name__}, not a mapping")
-    return data
 
 
 def _scalar_text(value: Any, limit: int) -> str:
@@ -447,7 +273,8 @@ def _related(value: Any) -> tuple[Related, ...]:
     return tuple(out)
 
 
-def article_from_mapping(relpath: str, data: dict[str, Any], with_related: bool = False) -> Article:
+def article_from_mapping(relpath: str, data: dict[str, Any], with_related: bool = False,
+                         urls: tuple[str, ...] | None = None) -> Article:
     """Build an Article from parsed front matter, or raise SkipFile."""
     title = _text(data.get("title"), MAX_TITLE_CHARS)
     excerpt = _text(data.get("excerpt"), MAX_EXCERPT_CHARS)
@@ -470,15 +297,22 @@ def article_from_mapping(relpath: str, data: dict[str, Any], with_related: bool 
         category=_scalar_text(data.get("category"), MAX_FIELD_CHARS),
         type=_scalar_text(data.get("type"), MAX_FIELD_CHARS),
         related=_related(data.get("related")) if with_related else (),
+        related_urls=urls if urls is not None else related_urls(data.get("related")),
     )
 
 
 def parse_article(relpath: str, data: bytes, with_related: bool = False) -> Article:
-    """Parse one corpus file's bytes into an Article, or raise SkipFile."""
+    """Parse one corpus file's bytes into an Article, or raise SkipFile.
+
+    Only what the index needs is read (see `search.front_matter`); with
+    `with_related` the whole front matter is loaded, related coverage included."""
     if len(data) > MAX_FILE_BYTES:
         raise SkipFile(f"file too large ({len(data)} bytes; limit {MAX_FILE_BYTES})")
-    mapping = load_front_matter(split_front_matter(decode_text(data)))
-    return article_from_mapping(relpath, mapping, with_related=with_related)
+    yaml_text = split_front_matter(decode_text(data))
+    if with_related:
+        return article_from_mapping(relpath, load_front_matter(yaml_text), with_related=True)
+    mapping, urls = load_index_fields(yaml_text)
+    return article_from_mapping(relpath, mapping, urls=urls)
 
 
 def read_article(path: Path | str, relpath: str | None = None, with_related: bool = False) -> Article:

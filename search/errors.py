@@ -62,6 +62,12 @@ class IndexIncompatibleError(SearchError):
     kind = "index_incompatible"
 
 
+class NotInIndexError(SearchError):
+    """An article asked for by path (`search similar PATH`) is not indexed."""
+
+    kind = "not_in_index"
+
+
 class IndexWriteError(SearchError):
     """The index location cannot be created or written (permissions, full disk)."""
 

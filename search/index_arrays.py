@@ -36,6 +36,7 @@ class IndexArrays:
         self._postings: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._posting_entries = 0
         self._cache: dict[str, Any] = {}
+        self._sidecar_problems: list[str] = []
 
     # ------------------------------------------------------------- basics
 
@@ -278,16 +279,33 @@ class IndexArrays:
         return result
 
     def _sidecar(self, i: int) -> Any:
-        """The fast-postings sidecar of leaf i, or None (see fastpostings)."""
+        """The fast-postings sidecar of leaf i, or None (see fastpostings);
+        a damaged one is set aside (its problem kept for `problems`), so
+        Whoosh's postings are read instead."""
         key = f"sidecar:{i}"
         if key not in self._cache:
             side = None
             if self.index_dir is not None:
-                from .fastpostings import load_sidecar
+                from .fastpostings import SidecarError, load_sidecar
 
-                side = load_sidecar(self.index_dir, self.leaves[i][0])
+                try:
+                    side = load_sidecar(self.index_dir, self.leaves[i][0])
+                except SidecarError as exc:
+                    self._sidecar_problems.append(
+                        _sidecar_problem(self.index_dir, self.leaves[i][0], str(exc)))
             self._cache[key] = side
         return self._cache[key]
+
+    @property
+    def problems(self) -> list[str]:
+        """Damaged posting sidecars met so far (read around: results stay
+        exact), one line each, for the caller to report."""
+        out = list(self._sidecar_problems)
+        for key, side in self._cache.items():
+            if key.startswith("sidecar:") and side is not None and side.damaged:
+                out.append(f"{side.path}: {len(side.damaged)} damaged posting list(s) in this "
+                           "sidecar; read from the index instead (run 'search check')")
+        return out
 
     # ------------------------------------------------------------- vocabulary
 
@@ -325,6 +343,14 @@ class IndexArrays:
             return int(self.reader.doc_frequency(field, text))
         except Exception:  # noqa: BLE001
             return 0
+
+
+def _sidecar_problem(index_dir: Path, leaf: Any, problem: str) -> str:
+    from .fastpostings import sidecar_path
+
+    segment = wa.segment(leaf)
+    where = sidecar_path(index_dir, segment) if segment is not None else index_dir
+    return f"{where}: posting sidecar ignored ({problem}); run 'search check'"
 
 
 def _most_common(spellings: Counter[str]) -> str:

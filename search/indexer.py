@@ -6,14 +6,17 @@ ends), walks the corpus roots, compares each file with what the index holds
 (in worker processes when there are many), and applies every addition, update
 and removal.
 
-Crash safety. Changes are committed in batches: every `COMMIT_DOCS` changes or
-`COMMIT_SECONDS` seconds, whichever comes first, and once at the end. Each
-Whoosh commit is atomic (segment files first, then the new table of contents
-is renamed into place), and every commit is self-consistent: an update deletes
-the old version and adds the new one in the same commit, so a document is
-never doubled nor missing in any committed state. A run killed at any moment
-(SIGKILL included) leaves the index as of its last commit; the next run sees
-the committed files as unchanged (their size, mtime and hash are stored) and
+Crash safety. Changes are committed in batches (`search.commits`): every
+`COMMIT_DOCS` changes or `COMMIT_SECONDS` seconds of work, whichever comes
+first, and once at the end. Each Whoosh commit is atomic (segment files first,
+then the new table of contents is renamed into place) and durable (flushed to
+disk before that rename), and every commit is self-consistent: an update
+deletes the old version and adds the new one in the same commit, so a
+document is never doubled nor missing in any committed state. A run killed at
+any moment (SIGKILL included) leaves the index as of its last commit; the
+metadata says that a run is in progress and how many files its last commit
+settled, so readers can say the index is incomplete. The next run sees the
+committed files as unchanged (their size, mtime and hash are stored) and
 applies only what is still pending, so it converges to the same index as an
 uninterrupted run. Ctrl-C cancels the uncommitted batch, releases the lock and
 propagates KeyboardInterrupt (the CLI exits 130). `--full` re-parses every
@@ -21,6 +24,10 @@ file and replaces documents in place, batch by batch, so queries keep seeing
 every article (old or new version) while it runs and a killed rebuild leaves a
 complete, usable index; only an unreadable or incompatible index is recreated
 empty first.
+
+Roots (`search.roots`): a run names its corpus folders (each once, none
+inside another). Articles the index holds from other folders are kept and
+reported (`IndexReport.kept`), or removed with `prune=True` (and `full=True`).
 
 Test-only hooks (environment variables, read once per run; no effect unless
 both of the first two are set):
@@ -48,17 +55,21 @@ import hashlib
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from . import story_store
 from . import whoosh_adapter as wa
+from .commits import COMMIT_DOCS, COMMIT_SECONDS, Batches, CommitPolicy
 from .documents import MAX_FILE_BYTES, Article, CorpusFile, parse_article, read_capped, walk_corpus
-from .errors import CorpusNotFoundError, SearchError, SkipFile
+from .errors import SearchError, SkipFile
+from .roots import KeptRoot, display_path, kept_roots, resolve_roots
 from .schema import MISSING, MISSING32, MULTI_SEP
 from .store import (
     IndexLock,
     IndexMeta,
+    RunProgress,
     create_index,
     damaged,
     open_for_writing,
@@ -69,15 +80,13 @@ from .store import (
     write_meta,
 )
 
+__all__ = ["COMMIT_DOCS", "COMMIT_SECONDS", "IndexReport", "KeptRoot", "article_fields",
+           "build_index", "display_path", "indexed_stamps", "make_uid"]
+
 #: how long a second indexer waits for the lock before giving up
 DEFAULT_LOCK_TIMEOUT = 10.0
 #: below this many files to parse, worker processes cost more than they save
 PARALLEL_THRESHOLD = 400
-#: commit after this many changes... (measured: see `_CommitPolicy`)
-COMMIT_DOCS = 5_000
-#: ...or after this many seconds with uncommitted changes, whichever comes first
-COMMIT_SECONDS = 30.0
-
 ENV_PAUSE = "SEARCH_TEST_PAUSE"
 ENV_PAUSE_FILE = "SEARCH_TEST_PAUSE_FILE"
 ENV_COMMIT_DOCS = "SEARCH_TEST_COMMIT_DOCS"
@@ -103,6 +112,9 @@ class IndexReport:
     documents: int = 0  # documents in the index after the run
     seconds: float = 0.0
     commits: int = 0  # Whoosh commits made (0 when nothing changed)
+    #: articles of roots this run did not name, left in the index
+    kept: list[KeptRoot] = field(default_factory=list)
+    pruned: int = 0  # of `removed`: articles of roots this run did not name
 
     def summary(self) -> str:
         return (
@@ -130,17 +142,6 @@ def parse_stamp(value: bytes) -> tuple[int, int, str]:
 
 def content_digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
-
-
-def display_path(path: str) -> str:
-    """A path as printable text: bytes that are not UTF-8 (kept by the OS as
-    surrogate escapes) become `\\xNN`, so printing or JSON-encoding it never
-    fails."""
-    try:
-        path.encode("utf-8")
-        return path
-    except UnicodeEncodeError:
-        return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 # ----------------------------------------------------------------- test hooks
@@ -182,33 +183,47 @@ class _Job:
     abspath: str
     relpath: str
     old_digest: str
+    #: an unchanged article read again only for its story features (the
+    #: saved story index could not be used)
+    features_only: bool = False
 
 
 @dataclass(frozen=True)
 class _Parsed:
     digest: str
-    article: Article | None  # None: unchanged content, or skipped
+    article: Article | None  # None: skipped
     reason: str = ""  # why it was skipped; "" when not skipped
     size: int = -1
     mtime_ns: int = -1
+    #: the content is what the index holds (the file was only touched)
+    same: bool = False
+    #: the article's story features (StoryFeatures.to_bytes, keyed by path)
+    features: bytes = b""
 
 
 def _parse_job(job: _Job) -> _Parsed:
-    """Read, hash and parse one file (runs in worker processes too)."""
+    """Read, hash and parse one file (runs in worker processes too).
+
+    A file whose content is unchanged (touched, or copied back) is parsed
+    too: its document is re-written with the new size and time, so later
+    runs recognise it without reading it again.
+    """
     try:
         data, st = read_capped(job.abspath)
     except SkipFile as exc:
         return _Parsed("", None, str(exc))
     digest = content_digest(data)
-    if digest == job.old_digest:
-        return _Parsed(digest, None, "", st.st_size, st.st_mtime_ns)
+    same = digest == job.old_digest
     try:
         article = parse_article(job.relpath, data)
     except SkipFile as exc:
-        return _Parsed(digest, None, str(exc), st.st_size, st.st_mtime_ns)
+        return _Parsed(digest, None, str(exc), st.st_size, st.st_mtime_ns, same)
     except Exception as exc:  # noqa: BLE001 - one bad file must never stop the run
         return _Parsed(digest, None, f"unexpected error: {type(exc).__name__}: {exc}")
-    return _Parsed(digest, article, "", st.st_size, st.st_mtime_ns)
+    from .stories import article_features
+
+    return _Parsed(digest, article, "", st.st_size, st.st_mtime_ns, same,
+                   article_features(article).to_bytes())
 
 
 def _die_with_parent(parent: int) -> None:
@@ -281,7 +296,28 @@ def _parse_all(jobs: Sequence[_Job], workers: int, close_fds: tuple[int, ...] = 
     try:
         yield from pool.imap(_parse_job, jobs, chunksize=64)
     finally:
-        pool.terminate()
+        _stop_pool(pool)
+
+
+#: how long stopping the parser pool may take before it is left to die
+POOL_STOP_SECONDS = 10.0
+
+
+def _stop_pool(pool: Any) -> None:
+    """Terminate the parser pool without hanging.
+
+    CPython's Pool.terminate kills the workers, then joins its task-feeding
+    thread; when a worker was killed while holding the result queue's lock
+    (an error or Ctrl-C while results stream in), that thread never gets it
+    and terminate waits forever. The workers are dead either way (they also
+    die with this process), so the wait is bounded.
+    """
+    import threading
+
+    stopper = threading.Thread(target=pool.terminate, name="search-pool-stop", daemon=True)
+    stopper.start()
+    stopper.join(POOL_STOP_SECONDS)
+    if not stopper.is_alive():
         pool.join()
 
 
@@ -345,9 +381,8 @@ def article_fields(article: Article, root: Path, st: bytes) -> dict[str, Any]:
     return doc
 
 
-def _existing_stamps(reader: Any, roots: set[str] | None) -> dict[str, tuple[int, bytes]]:
-    """uid → (docnum, stamp) for live documents under the given roots (all
-    documents when `roots` is None).
+def indexed_stamps(reader: Any) -> dict[str, tuple[int, bytes]]:
+    """uid → (docnum, stamp) for every live document.
 
     Reads each segment's columns whole: periodic commits leave several
     segments, and per-document lookups through a multi-segment reader cost
@@ -364,121 +399,8 @@ def _existing_stamps(reader: Any, roots: set[str] | None) -> dict[str, tuple[int
         for docnum in leaf.all_doc_ids():
             uid = uids[docnum]
             uid = uid.decode() if isinstance(uid, bytes) else uid
-            if roots is None or uid.split(MULTI_SEP, 1)[0] in roots:
-                out[uid] = (base + docnum, stamps[docnum])
+            out[uid] = (base + docnum, stamps[docnum])
     return out
-
-
-# ----------------------------------------------------------------- writing
-
-
-def _drop_empty(writer: Any, segments: list[Any]) -> list[Any]:
-    """Merge policy for intermediate commits: no merging (a merge rewrites
-    whole segments, which would make frequent commits costly), but segments
-    whose documents were all replaced are dropped."""
-    _ = writer
-    return [s for s in segments if s.doc_count() > 0]
-
-
-def _drop_empty_merge_small(writer: Any, segments: list[Any]) -> list[Any]:
-    """Merge policy for a run's last commit: Whoosh's default (merge small
-    segments), after dropping segments with no live documents left (a --full
-    run empties every old segment)."""
-    from whoosh.writing import MERGE_SMALL
-
-    return list(MERGE_SMALL(writer, _drop_empty(writer, segments)))
-
-
-@dataclass(frozen=True)
-class _CommitPolicy:
-    """When to commit.
-
-    Measured on a 20,000-article generated corpus (bench/gen_corpus.py, two
-    cores, medians of 3 interleaved runs): one commit at the end took 35.6 s
-    (38.3 s CPU); committing every 5,000 documents took 23.3 s (27.8 s CPU),
-    every 2,000 23.4 s, every 1,000 29.3 s. Periodic commits are *faster*:
-    Whoosh's posting pool keeps 128 MB in memory and beyond that sorts runs
-    on disk and merges them at commit time; a 5,000-document batch stays in
-    memory. Intermediate commits merge nothing, so the build ends with a few
-    segments (4 for 20,000), which measured no slower to query than one. The
-    time limit bounds the work a kill loses on slow disks or huge files.
-    """
-
-    docs: int = COMMIT_DOCS
-    seconds: float = COMMIT_SECONDS
-
-
-class _Batches:
-    """Applies changes through a sequence of Whoosh writers, committing one
-    self-consistent batch at a time. The run's IndexLock is held throughout,
-    so the writers do not take Whoosh's lock themselves."""
-
-    def __init__(self, ix: Any, policy: _CommitPolicy, hooks: _TestHooks) -> None:
-        self.ix = ix
-        self.policy = policy
-        self.hooks = hooks
-        self.commits = 0
-        self.changes = 0  # in the open batch
-        self.total = 0  # over the run
-        self._writer: Any = None
-        self._opened = 0.0
-
-    def _current(self) -> Any:
-        if self._writer is None:
-            self._writer = self.ix.writer(_lk=False)
-            self._opened = time.monotonic()
-        return self._writer
-
-    def _changed(self) -> None:
-        self.changes += 1
-        self.total += 1
-        if self.hooks.points:
-            self.hooks.pause(f"doc={self.total}")
-
-    def add(self, fields: dict[str, Any], replace: bool) -> None:
-        writer = self._current()
-        if replace:
-            writer.update_document(**fields)
-        else:
-            writer.add_document(**fields)
-        self._changed()
-
-    def delete(self, uid: str) -> None:
-        self._current().delete_by_term("uid", uid)
-        self._changed()
-
-    def due(self) -> bool:
-        if not self.changes:
-            return False
-        return (self.changes >= self.policy.docs
-                or time.monotonic() - self._opened >= self.policy.seconds)
-
-    def commit(self, final: bool = False) -> None:
-        """Commit the open batch (nothing to do when no writer is open)."""
-        writer = self._writer
-        if writer is None:
-            return
-        number = self.commits + 1
-        self.hooks.pause(f"commit={number}")
-        if self.hooks.wants(f"toc={number}"):
-            wa.before_toc(writer, lambda: self.hooks.pause(f"toc={number}"))
-        try:
-            writer.commit(mergetype=_drop_empty_merge_small if final else _drop_empty)
-        except BaseException:
-            # Whoosh cleans up after an Exception, not after KeyboardInterrupt
-            self._writer = None
-            wa.cancel_writer(writer)
-            raise
-        self._writer = None
-        self.changes = 0
-        self.commits = number
-        self.hooks.pause(f"committed={number}")
-
-    def cancel(self) -> None:
-        """Drop the uncommitted batch (the index stays as of the last commit)."""
-        writer, self._writer = self._writer, None
-        if writer is not None:
-            wa.cancel_writer(writer)
 
 
 def _os_error(index_dir: Path, exc: OSError) -> SearchError:
@@ -492,25 +414,12 @@ def _os_error(index_dir: Path, exc: OSError) -> SearchError:
 # ----------------------------------------------------------------- the run
 
 
-def _resolve_roots(roots: Sequence[Path]) -> list[Path]:
-    resolved: list[Path] = []
-    for root in roots:
-        if not root.is_dir():
-            raise CorpusNotFoundError(
-                f"{root}: corpus folder not found" if not root.exists() else f"{root}: not a folder"
-            )
-        real = root.resolve()
-        if display_path(str(real)) != str(real):
-            raise CorpusNotFoundError(f"{display_path(str(real))}: corpus folder name is not valid UTF-8")
-        resolved.append(real)
-    return resolved
-
-
 def build_index(
     index_dir: Path,
     roots: Sequence[Path],
     *,
     full: bool = False,
+    prune: bool = False,
     on_skip: SkipCallback | None = None,
     progress: ProgressCallback | None = None,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
@@ -522,23 +431,24 @@ def build_index(
     """Index the Markdown articles under `roots` into the index at `index_dir`.
 
     New files are added, changed ones re-indexed, deleted ones removed, the
-    rest left untouched; `full=True` re-indexes everything and drops documents
-    of other roots. Unindexable files are reported through
+    rest left untouched; `full=True` re-indexes everything. Documents of roots
+    not named here are kept and listed in `IndexReport.kept`, or removed
+    when `prune` or `full` is set. Unindexable files are reported through
     `on_skip(path, reason)` and never stop the run. When another indexer holds
     the index, `on_wait(message)` is called once and the run waits up to
     `lock_timeout` seconds. Changes are committed every `commit_docs` changes
     or `commit_seconds` seconds (defaults: COMMIT_DOCS, COMMIT_SECONDS).
-    Raises CorpusNotFoundError, IndexBusyError, IndexWriteError,
+    Raises CorpusNotFoundError, UsageError (nested roots), IndexBusyError, IndexWriteError,
     IndexIncompatibleError, IndexCorruptError, or KeyboardInterrupt (with the
     uncommitted batch cancelled and the lock released).
     """
     started = time.perf_counter()
-    resolved = _resolve_roots(roots)
+    resolved = resolve_roots(roots)
     hooks = _TestHooks(os.environ)
     if hooks.commit_docs and commit_docs is None and commit_seconds is None:
         # tests ask for commits at exact document counts: no time-based commits
         commit_docs, commit_seconds = hooks.commit_docs, float("inf")
-    policy = _CommitPolicy(
+    policy = CommitPolicy(
         docs=max(1, commit_docs or COMMIT_DOCS),
         seconds=commit_seconds if commit_seconds is not None else COMMIT_SECONDS,
     )
@@ -553,7 +463,8 @@ def build_index(
     lock.acquire(lock_timeout, waiting if on_wait is not None or hooks.wants("waiting") else None)
     try:
         hooks.pause("locked")
-        report = _run(index_dir, resolved, full, lock, policy, hooks, on_skip, progress, workers)
+        report = _run(index_dir, resolved, full or prune, full, lock, policy, hooks, on_skip,
+                      progress, workers)
         hooks.pause("done")
         write_meta(index_dir, IndexMeta.for_run(
             roots=[r.as_posix() for r in resolved],
@@ -568,29 +479,29 @@ def build_index(
 
 def _open_existing(
     index_dir: Path, full: bool, roots: list[Path]
-) -> tuple[Any, dict[str, tuple[int, bytes]]]:
+) -> tuple[Any, dict[str, tuple[int, bytes]], IndexMeta]:
     """Open (or create) the index under the lock, clean up after killed runs,
-    and read what it holds. A --full run recreates an index it cannot read."""
+    read what it holds, and record in the metadata that a run on `roots` has
+    started. A --full run recreates an index it cannot read."""
     ix, created = open_for_writing(index_dir, recreate=full)
     remove_leftovers(index_dir, ix)
     existing: dict[str, tuple[int, bytes]] = {}
     if not created:
         try:
             with ix.reader() as reader:
-                existing = _existing_stamps(reader, None if full else {r.as_posix() for r in roots})
+                existing = indexed_stamps(reader)
         except MemoryError:
             raise
         except Exception as exc:  # noqa: BLE001 - whoosh raises many kinds on damage
             if not full:
                 raise damaged(index_dir, exc) from None
             ix = create_index(index_dir)
-    meta = read_meta(index_dir)
-    root_names = [r.as_posix() for r in roots]
-    if meta is not None and meta.roots != root_names:
-        # recorded now, so that `search index` without folders resumes a killed first run
-        meta.roots = root_names
-        write_meta(index_dir, meta)
-    return ix, existing
+            existing = {}
+    # recorded now, so that `search index` without folders resumes a killed first
+    # run, and so that readers can tell an interrupted run from a finished one
+    meta = (read_meta(index_dir) or IndexMeta()).started([r.as_posix() for r in roots])
+    write_meta(index_dir, meta)
+    return ix, existing, meta
 
 
 def _sync_sidecars(index_dir: Path) -> None:
@@ -605,19 +516,43 @@ def _sync_sidecars(index_dir: Path) -> None:
         pass
 
 
+class _Progress:
+    """Records in the metadata how far the run got, after each commit."""
+
+    def __init__(self, index_dir: Path, meta: IndexMeta) -> None:
+        self.index_dir = index_dir
+        self.meta = meta
+        self.done = 0  # corpus files settled so far
+        self.total = 0  # corpus files of the run
+
+    def record(self) -> None:
+        self.meta.run = replace(self.meta.run or RunProgress.now(), done=self.done, total=self.total)
+        write_meta(self.index_dir, self.meta)
+
+
 def _run(
     index_dir: Path,
     resolved: list[Path],
+    prune: bool,
     full: bool,
     lock: IndexLock,
-    policy: _CommitPolicy,
+    policy: CommitPolicy,
     hooks: _TestHooks,
     on_skip: SkipCallback | None,
     progress: ProgressCallback | None,
     workers: int | None,
 ) -> IndexReport:
-    ix, existing = _open_existing(index_dir, full, resolved)
+    ix, existing, meta = _open_existing(index_dir, full, resolved)
     report = IndexReport()
+    from .stories import StoryFeatures
+
+    stories = story_store.start(index_dir, ix.latest_generation(), full)
+    named = {r.as_posix() for r in resolved}
+    others = [uid for uid in existing if uid.split(MULTI_SEP, 1)[0] not in named]
+    if not prune:
+        report.kept = kept_roots((uid.split(MULTI_SEP, 1)[0] for uid in others), named)
+        for uid in others:
+            del existing[uid]
 
     def skip(path: str, reason: str) -> None:
         shown = display_path(path)
@@ -645,18 +580,31 @@ def _run(
                 size, mtime, old_digest = parse_stamp(old[1])
                 if size == cf.size and mtime == cf.mtime_ns:
                     report.unchanged += 1
+                    if stories.needs_all:
+                        jobs.append(_Job(str(cf.abspath), cf.relpath, old_digest, features_only=True))
+                        job_meta.append((root, cf))
                     continue
             jobs.append(_Job(str(cf.abspath), cf.relpath, old_digest))
             job_meta.append((root, cf))
 
-    batches = _Batches(ix, policy, hooks)
+    tracker = _Progress(index_dir, meta)
+    tracker.done = report.unchanged
+    tracker.total = report.unchanged + len(jobs)
+    tracker.record()
+    batches = Batches(ix, policy, hooks, on_commit=tracker.record)
     total = len(jobs)
     nworkers = workers if workers is not None else min(2, os.cpu_count() or 1)
     close_fds = (lock.fd,) if lock.fd is not None else ()
     try:
         with contextlib.closing(_parse_all(jobs, nworkers, close_fds)) as parsed_jobs:
-            for i, (parsed, (root, cf)) in enumerate(zip(parsed_jobs, job_meta, strict=True)):
+            for i, (job, parsed, (root, cf)) in enumerate(zip(jobs, parsed_jobs, job_meta, strict=True)):
                 uid = make_uid(root, cf.relpath)
+                features = (replace(StoryFeatures.from_bytes(parsed.features), key=uid)
+                            if parsed.features else None)
+                if job.features_only:
+                    if parsed.article is not None and features is not None:
+                        stories.upsert(features)
+                    continue
                 was_indexed = uid in existing
                 article = parsed.article
                 reason = parsed.reason
@@ -668,27 +616,35 @@ def _run(
                     reason = _checked_fields(fields)
                     if reason:
                         article = None
-                if article is None and not reason:
-                    report.unchanged += 1  # touched but same content
-                elif article is None:
+                if article is None:
                     skip(str(cf.abspath), reason)
+                    stories.remove(uid)
                     if was_indexed:
                         batches.delete(uid)
                         report.removed += 1
                 else:
                     batches.add(fields, replace=was_indexed)
-                    if was_indexed and not full:  # a rebuild counts every document as indexed
+                    if features is not None:
+                        stories.upsert(features)
+                    if parsed.same and not full:
+                        report.unchanged += 1  # touched: re-stamped, content as indexed
+                    elif was_indexed and not full:  # a rebuild counts every document as indexed
                         report.updated += 1
                     else:
                         report.indexed += 1
                 if batches.due():
+                    tracker.done = tracker.total - len(jobs) + i + 1
                     batches.commit()
                 if progress:
                     progress(i + 1, total)
 
+        tracker.done = tracker.total
         for uid in sorted(existing.keys() - seen):
             batches.delete(uid)
+            stories.remove(uid)
             report.removed += 1
+            if uid.split(MULTI_SEP, 1)[0] not in named:
+                report.pruned += 1
             if batches.due():
                 batches.commit()
         batches.commit(final=True)
@@ -700,6 +656,10 @@ def _run(
         raise
     report.commits = batches.commits
     _sync_sidecars(index_dir)
+    try:
+        story_store.finish(index_dir, ix, stories)
+    except OSError as exc:
+        raise _os_error(index_dir, exc) from None
 
     try:
         with ix.reader() as r:

@@ -13,9 +13,12 @@ import re
 import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .searcher import Facet, Hit, IndexStats, ResultPage, Span
+from .results import Facet, Hit, IndexStats, ResultPage, Span, StoryInfo
+
+if TYPE_CHECKING:
+    from .check import CheckReport
 
 #: highlight markers in JSON output (documented in the README)
 MARK_OPEN = "<mark>"
@@ -23,7 +26,7 @@ MARK_CLOSE = "</mark>"
 
 # C0/C1 controls, DEL, and the Unicode bidi/format characters that can
 # reorder or hide text on a terminal
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
 
 
 def escape_control(text: str) -> str:
@@ -122,11 +125,26 @@ def hit_dict(hit: Hit, scored: bool = True) -> dict[str, Any]:
         "url": hit.url or None,
         "quality": hit.quality,
         "root": hit.root or None,
+        "story": story_dict(hit.story),
         "highlights": {
             "title": marked(hit.title, hit.title_spans),
             "excerpt": marked(hit.excerpt, hit.excerpt_spans),
         },
     }
+
+
+def story_dict(story: StoryInfo | None) -> dict[str, Any] | None:
+    """A hit's story: {id, size}, and in a grouped result its first and last
+    dates and the other members (oldest first)."""
+    if story is None:
+        return None
+    out: dict[str, Any] = {"id": story.id, "size": story.size}
+    if story.members is not None:
+        out["first"] = iso(story.first)
+        out["last"] = iso(story.last)
+        out["members"] = [{"title": m.title, "provider": m.provider or None, "published": iso(m.published),
+                           "path": m.path, "url": m.url or None} for m in story.members]
+    return out
 
 
 def facet_list(facet: Facet) -> list[dict[str, Any]]:
@@ -136,8 +154,9 @@ def facet_list(facet: Facet) -> list[dict[str, Any]]:
 def page_dict(page: ResultPage) -> dict[str, Any]:
     """The stable JSON object for one result page (schema in the README)."""
     req = page.request
+    head: dict[str, Any] = {"source": page.source} if page.source is not None else {"query": req.query}
     return {
-        "query": req.query,
+        **head,
         "total": page.total,
         "offset": req.offset,
         "limit": req.limit,
@@ -150,6 +169,7 @@ def page_dict(page: ResultPage) -> dict[str, Any]:
             "of": page.relaxed.of,
         },
         "did_you_mean": page.did_you_mean,
+        "stories": page.stories,
         "hits": [hit_dict(h, page.scored) for h in page.hits],
         "facets": {name: facet_list(f) for name, f in page.facets.items()},
         "facet_info": {
@@ -171,10 +191,12 @@ def render_jsonl(page: ResultPage) -> str:
     return "\n".join(dumps(hit_dict(h, page.scored)) for h in page.hits)
 
 
-def error_dict(kind: str, message: str, query: str | None = None) -> dict[str, Any]:
+def error_dict(kind: str, message: str, query: str | None = None, key: str = "query") -> dict[str, Any]:
+    """The JSON error object; `query` (under `key`: "query", or "source" for
+    `similar`) names the input line that failed."""
     err: dict[str, Any] = {"error": {"kind": kind, "message": message}}
     if query is not None:
-        err["query"] = query
+        err[key] = query
     return err
 
 
@@ -191,6 +213,7 @@ def stats_dict(stats: IndexStats) -> dict[str, Any]:
         "roots": list(stats.roots),
         "index": stats.index_dir,
         "schema_version": stats.schema_version,
+        "incomplete": stats.incomplete,
     }
 
 
@@ -211,7 +234,10 @@ def render_hit_text(hit: Hit, style: Style, width: int = 100, excerpt_lines: int
         meta_parts.append(escape_control(", ".join(hit.topics[:4])))
     lines = [num + title, indent + style.dim(" · ".join(meta_parts))]
     if hit.excerpt and excerpt_lines:
-        text, spans = snippet(hit.excerpt, hit.excerpt_spans, (width - len(indent)) * excerpt_lines)
+        # textwrap turns each of these into a space; doing it first keeps every
+        # wrapped line findable in the text, so the spans stay where they were
+        excerpt = hit.excerpt.translate(_WRAP_SPACES)
+        text, spans = snippet(excerpt, hit.excerpt_spans, (width - len(indent)) * excerpt_lines)
         wrapped = textwrap.wrap(text, max(20, width - len(indent)))[:excerpt_lines]
         # re-highlight per wrapped line by locating each line in the snippet
         pos = 0
@@ -225,7 +251,38 @@ def render_hit_text(hit: Hit, style: Style, width: int = 100, excerpt_lines: int
             pos = end
     if hit.url:
         lines.append(indent + style.accent(escape_control(hit.url)))
+    more = story_line(hit.story)
+    if more:
+        lines.append(indent + style.dim(escape_control(more)))
     return "\n".join(lines)
+
+
+def story_line(story: StoryInfo | None, shown: int = 3) -> str:
+    """`+12 more: PortSwigger, SiliconANGLE, The Verge … (Aug 26–28)` under a
+    grouped hit; "" when the hit's story has no other member."""
+    if story is None or story.members is None or story.size <= 1:
+        return ""
+    names = ", ".join(story.providers[:shown]) + (" …" if len(story.providers) > shown else "")
+    span = date_span(story.first, story.last)
+    return f"+{story.size - 1} more" + (f": {names}" if names else "") + (f" ({span})" if span else "")
+
+
+def date_span(first: dt.datetime | None, last: dt.datetime | None) -> str:
+    """`Aug 26–28`, `Aug 30–Sep 2`, `Dec 30, 2020–Jan 2, 2021`, or `Aug 26`."""
+    if first is None or last is None:
+        return ""
+    a, b = first.date(), last.date()
+    if a == b:
+        return f"{a:%b} {a.day}"
+    if a.year != b.year:
+        return f"{a:%b} {a.day}, {a.year}–{b:%b} {b.day}, {b.year}"
+    if a.month != b.month:
+        return f"{a:%b} {a.day}–{b:%b} {b.day}"
+    return f"{a:%b} {a.day}–{b.day}"
+
+
+#: the whitespace textwrap replaces with spaces (`textwrap.TextWrapper.unicode_whitespace_trans`)
+_WRAP_SPACES = str.maketrans({c: " " for c in "\t\n\v\f\r"})
 
 
 def snippet(text: str, spans: tuple[Span, ...], budget: int) -> tuple[str, tuple[Span, ...]]:
@@ -283,6 +340,13 @@ def render_summary(page: ResultPage, style: Style) -> str:
     shown = len(page.hits)
     if page.total == 0:
         return style.bold("no hits") + style.dim(f" ({page.took_ms:.1f} ms)")
+    if page.stories is not None:
+        noun = "story" if page.stories == 1 else "stories"
+        articles = "article" if page.total == 1 else "articles"
+        first, last = req.offset + 1, req.offset + shown
+        span = f"showing {first}–{last}" if shown else f"none on this page (offset {req.offset})"
+        return (f"{style.bold(str(page.stories))} {noun} ({page.total} {articles}) · {span} · "
+                f"{page.took_ms:.1f} ms")
     first = req.offset + 1
     last = req.offset + shown
     noun = "hit" if page.total == 1 else "hits"
@@ -315,6 +379,9 @@ def render_text(page: ResultPage, style: Style, width: int = 100) -> str:
     """A whole result page for a person."""
     blocks = [render_hit_text(h, style, width) for h in page.hits]
     notices = render_notices(page, style)
+    if page.source is not None:
+        notices.insert(0, style.dim("similar to: ") + style.bold(escape_control(page.source_title
+                                                                                 or page.source)))
     if notices:
         blocks.insert(0, "\n".join(notices))
     out = "\n\n".join(blocks)
@@ -334,6 +401,8 @@ def render_stats_text(stats: IndexStats) -> str:
         ("last indexed", stats.last_indexed or "unknown"),
         ("from", ", ".join(stats.roots) or "unknown"),
     ]
+    if stats.incomplete:
+        rows.append(("status", stats.incomplete))
     return "\n".join(f"{k:>13}  {escape_control(v)}" for k, v in rows)
 
 
@@ -344,3 +413,51 @@ def _size(n: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{n} B"
+
+
+# ----------------------------------------------------------------- check
+
+#: findings of one kind listed in text output before "... and N more"
+CHECK_LINES = 20
+
+
+def check_dict(report: CheckReport) -> dict[str, Any]:
+    """The JSON object for a `search check` report."""
+    return {
+        "index": report.index_dir,
+        "status": ("unusable" if report.unusable else "damaged" if report.of_kind("damaged")
+                   else "outdated" if report.of_kind("outdated") else "ok"),
+        "segments": report.segments,
+        "documents": report.documents,
+        "sidecars_verified": report.sidecars,
+        "corpus_files_checked": report.corpus_files,
+        "findings": [{"path": f.path, "kind": f.kind, "problem": f.problem,
+                      "repairable": f.repairable} for f in report.findings],
+        "remedy": report.remedy,
+    }
+
+
+def render_check_text(report: CheckReport) -> str:
+    """A `search check` report for a person: one line per finding (long
+    lists cut), then a verdict with the remedy."""
+    lines: list[str] = []
+    for kind in ("damaged", "outdated", "note"):
+        found = report.of_kind(kind)
+        for f in found[:CHECK_LINES]:
+            lines.append(f"{kind}: {escape_control(f.path)}: {escape_control(f.problem)}")
+        if len(found) > CHECK_LINES:
+            lines.append(f"{kind}: ... and {len(found) - CHECK_LINES} more")
+    where = escape_control(report.index_dir)
+    if report.unusable:
+        lines.append(f"{where}: index unusable; {report.remedy}")
+    elif report.remedy:
+        problems = len(report.of_kind("damaged")) + len(report.of_kind("outdated"))
+        state = "damaged" if report.of_kind("damaged") else "out of date"
+        lines.append(f"{where}: index {state} ({problems} problem{'s' if problems != 1 else ''}); "
+                     f"{report.remedy}")
+    else:
+        corpus = (f", {report.corpus_files} corpus files match" if report.corpus_files is not None
+                  else "")
+        lines.append(f"{where}: index ok: {report.segments} segment(s) and {report.sidecars} posting "
+                     f"sidecar(s) verified, {report.documents} documents{corpus}")
+    return "\n".join(lines)

@@ -15,16 +15,34 @@ import time
 import zlib
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import IndexCorruptError, UsageError
-from .query import MATCH_MODES, Filters, ParsedQuery, parse_query
+from .errors import NotInIndexError, UsageError
+from .query import ParsedQuery, parse_query
+from .results import (
+    FACETS,
+    MAX_LIMIT,
+    SORTS,
+    Facet,
+    FacetValue,
+    Hit,
+    IndexStats,
+    ResultPage,
+    SearchRequest,
+    Span,
+    StoryInfo,
+    StoryMember,
+)
 from .schema import MISSING, MISSING32
+from .store import damaged
 
 if TYPE_CHECKING:
-    from .matching import Correction, Relaxation
+    from .similar import SimilarParams
+
+__all__ = ["FACETS", "MAX_LIMIT", "SORTS", "Facet", "FacetValue", "Hit", "IndexStats", "ResultPage",
+           "SearchRequest", "Searcher", "Span", "StoryInfo", "StoryMember", "highlight_spans", "iter_all"]
 
 #: what Whoosh raises on damaged index files: missing or cut-short files,
 #: unpicklable or misaligned blocks (its directory and stored fields are pickles)
@@ -32,138 +50,9 @@ INDEX_DAMAGE = (OSError, EOFError, ValueError, KeyError, IndexError,
                 pickle.UnpicklingError, struct.error, zlib.error)
 
 
-def _damaged(index_dir: Path, exc: BaseException) -> IndexCorruptError:
-    return IndexCorruptError(
-        f"{index_dir}: cannot read index ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); "
-        "rebuild it with `search index --full CORPUS_DIR`"
-    )
-
-
-SORTS = ("relevance", "newest", "oldest", "quality")
 _MAX_SCORE = 3.0e38  # just under float32's largest finite value
-FACETS = ("provider", "topic", "year")
-MAX_LIMIT = 10_000
 #: parsed queries kept per searcher (paging and batch runs repeat queries)
 PARSE_CACHE_SIZE = 256
-
-
-# ----------------------------------------------------------------- data types
-
-
-@dataclass(frozen=True)
-class SearchRequest:
-    """One search: query text, filters, ordering, page and facets."""
-
-    query: str = "*"
-    filters: Filters = field(default_factory=Filters)
-    sort: str = "relevance"
-    limit: int = 10
-    offset: int = 0
-    facets: tuple[str, ...] = ("provider",)
-    facet_size: int = 10
-    highlight: bool = True
-    #: matching strategy: auto (every word, relaxed when nothing has them
-    #: all), all (every word, never relaxed) or any (any word)
-    match: str = "auto"
-    #: words the index does not have also match indexed words 1-2 edits away
-    typos: bool = True
-    #: the last word is still being typed: match it as a prefix of the most
-    #: common indexed words (results while typing)
-    prefix_last: bool = False
-
-    def validate(self) -> None:
-        if self.match not in MATCH_MODES:
-            raise UsageError(f"unknown match mode {self.match!r}: choose one of {', '.join(MATCH_MODES)}")
-        if self.sort not in SORTS:
-            raise UsageError(f"unknown sort {self.sort!r}: choose one of {', '.join(SORTS)}")
-        for name in self.facets:
-            if name not in FACETS:
-                raise UsageError(f"unknown facet {name!r}: choose from {', '.join(FACETS)}")
-        if not 0 <= self.limit <= MAX_LIMIT:
-            raise UsageError(f"limit must be between 0 and {MAX_LIMIT}")
-        if self.offset < 0:
-            raise UsageError("offset must not be negative")
-        if self.facet_size < 0:
-            raise UsageError("facet size must not be negative")
-
-
-Span = tuple[int, int]
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One ranked result. `*_spans` are (start, end) character offsets of
-    matched terms in `title` / `excerpt`."""
-
-    rank: int
-    score: float
-    path: str
-    title: str
-    excerpt: str
-    provider: str
-    topics: tuple[str, ...]
-    published: dt.datetime | None
-    url: str
-    quality: int | None
-    title_spans: tuple[Span, ...] = ()
-    excerpt_spans: tuple[Span, ...] = ()
-    root: str = ""
-    provider_domain: str = ""
-    type: str = ""
-    category: str = ""
-
-
-@dataclass(frozen=True)
-class FacetValue:
-    value: str | int
-    count: int
-
-
-@dataclass(frozen=True)
-class Facet:
-    """Counts of one facet over all matches: the top values, how many distinct
-    values there are, and how many matches fall outside the top values."""
-
-    name: str
-    values: tuple[FacetValue, ...]
-    distinct: int
-    other: int
-
-
-@dataclass(frozen=True)
-class ResultPage:
-    """What a search returns."""
-
-    request: SearchRequest
-    total: int
-    hits: tuple[Hit, ...]
-    facets: dict[str, Facet]
-    took_ms: float
-    parsed: str = ""  # the query as understood, for --debug and the REPL
-    scored: bool = True  # False when ordered by a field (or matching everything)
-    #: words the index does not have, and the words searched instead
-    corrections: tuple[Correction, ...] = ()
-    #: set when fewer than all of the query's words were required
-    relaxed: Relaxation | None = None
-    #: for a query that found nothing: a corrected query, if one is near
-    did_you_mean: str | None = None
-    #: how the query text was read, when part of it was not valid syntax
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class IndexStats:
-    documents: int
-    providers: int
-    topics: int
-    first_published: dt.datetime | None
-    last_published: dt.datetime | None
-    size_bytes: int
-    last_indexed: str | None
-    roots: tuple[str, ...]
-    index_dir: str
-    segments: int
-    schema_version: int
 
 
 # ----------------------------------------------------------------- searcher
@@ -181,14 +70,16 @@ class Searcher:
         self._searcher: Any = None
         self._arrays: Any = None  # IndexArrays of the current generation
         self._parsed: OrderedDict[tuple[str, str, bool], ParsedQuery] = OrderedDict()
+        #: segments whose files this searcher checked against their checksums
+        self._verified: set[str] = set()
 
     # -- lifecycle
 
     def _open(self) -> Any:
-        from .store import open_index
+        from .store import open_index, verify_segments
 
         if self._ix is None:
-            self._ix = open_index(self.index_dir)
+            self._ix = open_index(self.index_dir, verified=self._verified)
         if self._searcher is None:
             self._searcher = self._ix.searcher()
             self._arrays = None
@@ -196,6 +87,7 @@ class Searcher:
             # a fresh searcher, not refresh(): whoosh3's refresh reuses segment
             # readers with their old deletion lists, so a long-lived searcher
             # (REPL, --batch) saw deleted and replaced documents twice
+            verify_segments(self.index_dir, self._ix, self._verified)  # the new segments only
             self._searcher.close()
             self._searcher = self._ix.searcher()
             self._arrays = None
@@ -210,6 +102,18 @@ class Searcher:
         if self._arrays is None:
             self._arrays = IndexArrays(s, self.ranking, self.index_dir)
         return self._arrays
+
+    def warnings(self) -> list[str]:
+        """What a caller should tell the user about the index, one line each:
+        an index run that did not finish, damaged posting sidecars read
+        around so far."""
+        from .store import incomplete_notice, read_meta
+
+        notice = incomplete_notice(read_meta(self.index_dir))
+        found = [notice] if notice else []
+        if self._arrays is not None:
+            found += self._arrays.problems
+        return found
 
     def close(self) -> None:
         if self._searcher is not None:
@@ -246,14 +150,13 @@ class Searcher:
         except (UsageError, KeyboardInterrupt):
             raise
         except INDEX_DAMAGE as exc:
-            raise _damaged(self.index_dir, exc) from None
+            raise damaged(self.index_dir, exc) from None
 
     def _search(self, request: SearchRequest, started: float) -> ResultPage:
         import numpy as np
 
         from . import matching
         from .query import describe
-        from .ranking import sort_key, top_documents
 
         arrays = self.arrays()
         parsed = self.parse(request.query, request.match, request.prefix_last)
@@ -263,38 +166,132 @@ class Searcher:
         if score is not None:
             # absurd boosts (`x^1e40`) must not turn into Infinity/NaN in JSON
             np.nan_to_num(score, copy=False, nan=0.0, posinf=_MAX_SCORE, neginf=-_MAX_SCORE)
-        mask = outcome.match.mask & arrays.live
-        matched = np.flatnonzero(mask)
-        total = len(matched)
+        scored = score is not None and not matching.is_unscored(outcome.root)
+        leaves: list[Any] = []
 
-        facets = {name: self._facet(arrays, name, mask, matched, request.facet_size)
-                  for name in request.facets}
+        def terms(docnum: int) -> dict[str, set[str]]:
+            if not leaves:
+                leaves.extend(matching.matched_leaves(outcome))
+            return matching.highlight_terms(outcome, leaves, docnum)
 
-        # a query with nothing to score (`-crypto`, filters only) is ordered newest first
-        scored_order = (request.sort == "relevance" and score is not None
-                        and not matching.is_unscored(outcome.root))
-        want = request.offset + request.limit
-        key = sort_key(arrays, request.sort if scored_order or request.sort != "relevance" else "newest",
-                       score if scored_order else None)
-        page = top_documents(arrays, matched, key, want)[request.offset : want]
-
-        s = arrays.searcher
-        leaves = matching.matched_leaves(outcome) if request.highlight and page else []
-        hits = tuple(
-            self._hit(s, arrays, docnum,
-                      float(score[docnum]) if scored_order and score is not None else 0.0,
-                      request.offset + i + 1, matching.highlight_terms(outcome, leaves, docnum))
-            for i, docnum in enumerate(page)
-        )
+        page = self._assemble(arrays, request, outcome.match.mask, score if scored else None, terms,
+                              started)
         did_you_mean = None
-        if total == 0 and outcome.unknown:
+        if page.total == 0 and outcome.unknown:
             from .vocabulary import Vocabulary
 
             did_you_mean = Vocabulary(arrays).suggest_text(request.query, outcome.unknown)
+        return replace(page, parsed=describe(outcome.root), corrections=outcome.corrections,
+                       relaxed=outcome.relaxed, did_you_mean=did_you_mean,
+                       note="; ".join(n for n in (parsed.note, page.note) if n))
+
+    def _assemble(self, arrays: Any, request: SearchRequest, mask: Any, score: Any,
+                  terms: Any, started: float) -> ResultPage:
+        """A result page from a match mask and scores (None: not scored):
+        the exact total, facets over every match, the exact top-k page in
+        the requested order (one hit per story when grouped), and the page's
+        hits with highlights (`terms` gives a document's index terms to mark
+        per field) and stories."""
+        import numpy as np
+
+        from . import story_groups
+        from .ranking import sort_key, top_documents
+
+        mask = mask & arrays.live
+        matched = np.flatnonzero(mask)
+        facets = {name: self._facet(arrays, name, mask, matched, request.facet_size)
+                  for name in request.facets}
+        # a query with nothing to score (`-crypto`, filters only) is ordered newest first
+        scored_order = request.sort == "relevance" and score is not None
+        want = request.offset + request.limit
+        key = sort_key(arrays, request.sort if scored_order or request.sort != "relevance" else "newest",
+                       score if scored_order else None)
+        stories = story_groups.labels(arrays)
+        grouped = request.group == "story" and stories is not None
+        n_stories = None
+        if grouped:
+            assert stories is not None
+            ranked, n_stories = story_groups.representatives(arrays, matched, key, stories, want)
+            page = [int(d) for d in ranked[request.offset : want]]
+        else:
+            page = top_documents(arrays, matched, key, want)[request.offset : want]
+        s = arrays.searcher
+        hits = tuple(
+            self._hit(s, arrays, docnum, float(score[docnum]) if scored_order else 0.0,
+                      request.offset + i + 1, terms(docnum) if request.highlight else {},
+                      story_groups.info(arrays, stories, docnum, request.members if grouped else None)
+                      if stories is not None else None)
+            for i, docnum in enumerate(page)
+        )
         took = (time.perf_counter() - started) * 1000
-        return ResultPage(request, total, hits, facets, round(took, 3), describe(outcome.root),
-                          scored_order, outcome.corrections, outcome.relaxed, did_you_mean,
-                          parsed.note)
+        note = ("no stories in this index generation yet (an index run has not finished); "
+                "not grouped" if request.group == "story" and not grouped else "")
+        return ResultPage(request, len(matched), hits, facets, round(took, 3), scored=scored_order,
+                          stories=n_stories, note=note)
+
+    def similar(self, path: str, request: SearchRequest,
+                params: SimilarParams | None = None) -> ResultPage:
+        """The articles most like the indexed article at `path` (as printed
+        in a hit's `path`, or a file under a corpus folder of the index),
+        itself excluded; `request` gives filters, order, page and facets
+        (its query is not used). Raises NotInIndexError for an unknown
+        article."""
+        request.validate()
+        started = time.perf_counter()
+        try:
+            from .similar import SimilarParams
+
+            return self._similar(path, request, params or SimilarParams(), started)
+        except (UsageError, NotInIndexError, KeyboardInterrupt):
+            raise
+        except INDEX_DAMAGE as exc:
+            raise damaged(self.index_dir, exc) from None
+
+    def _similar(self, path: str, request: SearchRequest, params: SimilarParams,
+                 started: float) -> ResultPage:
+        from . import matching
+        from .query.model import Bool
+        from .similar import SourceText, key_terms, similar_scores
+
+        arrays = self.arrays()
+        docnum = self.find(path)
+        stored = arrays.searcher.stored_fields(docnum)
+        source = SourceText(docnum, stored.get("title", "") or "", stored.get("excerpt", "") or "",
+                            tuple(stored.get("topics_list") or ()))
+        clauses = request.filters.clauses()
+        allowed = arrays.live
+        if clauses:
+            allowed = matching.run(arrays, ParsedQuery("", Bool(clauses))).match.mask
+        score = similar_scores(arrays, source, allowed, params)
+        wanted = {term for term, _ in key_terms(arrays, source, params)}
+        page = self._assemble(arrays, request, score > 0, score,
+                              lambda _docnum: {"title": wanted, "excerpt": wanted}, started)
+        return replace(page, source=stored.get("path", path), source_title=source.title)
+
+    def find(self, path: str) -> int:
+        """The document number of an indexed article: `path` as printed in
+        a hit (relative to its corpus folder), or a file path under one of
+        the index's corpus folders. Raises NotInIndexError."""
+        import numpy as np
+
+        arrays = self.arrays()
+        candidates = [(path.replace("\\", "/"), None)]
+        target = Path(path).expanduser()
+        if target.is_file() or target.is_absolute():
+            from .store import read_meta
+
+            meta = read_meta(self.index_dir)
+            real = target.resolve()
+            for root in (meta.roots if meta else []):
+                try:
+                    candidates.append((real.relative_to(Path(root)).as_posix(), Path(root).as_posix()))
+                except ValueError:
+                    continue
+        for relpath, root in candidates:
+            for docnum in np.flatnonzero(arrays.doc_mask("path", relpath)).tolist():
+                if root is None or arrays.searcher.stored_fields(docnum).get("root") == root:
+                    return int(docnum)
+        raise NotInIndexError(f"{path}: not in the index")
 
     def suggest(self, text: str) -> str | None:
         """A spelling correction for a query that found little: its words
@@ -348,7 +345,7 @@ class Searcher:
     # -- hits and highlights
 
     def _hit(self, s: Any, snap: Any, docnum: int, score: float, rank: int,
-             terms: dict[str, set[str]]) -> Hit:
+             terms: dict[str, set[str]], story: StoryInfo | None = None) -> Hit:
         stored = s.stored_fields(docnum)
         title = stored.get("title", "") or ""
         excerpt = stored.get("excerpt", "") or ""
@@ -374,6 +371,7 @@ class Searcher:
             provider_domain=stored.get("provider_domain", "") or "",
             type=stored.get("type", "") or "",
             category=stored.get("category", "") or "",
+            story=story,
         )
 
     def _spans(self, text: str, fieldname: str, terms: dict[str, set[str]]) -> tuple[Span, ...]:
@@ -437,12 +435,12 @@ class Searcher:
         try:
             return self._stats()
         except INDEX_DAMAGE as exc:
-            raise _damaged(self.index_dir, exc) from None
+            raise damaged(self.index_dir, exc) from None
 
     def _stats(self) -> IndexStats:
         import numpy as np
 
-        from .store import read_meta
+        from .store import incomplete_notice, read_meta
 
         snap = self.arrays()
         s = snap.searcher
@@ -464,6 +462,7 @@ class Searcher:
             index_dir=str(self.index_dir.resolve()),
             segments=len(s.reader().leaf_readers()) if hasattr(s.reader(), "leaf_readers") else 1,
             schema_version=meta.schema_version if meta else 0,
+            incomplete=incomplete_notice(meta),
         )
 
 

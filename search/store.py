@@ -2,8 +2,9 @@
 
 `search-meta.json` beside the Whoosh files records the schema version (so an
 index from an incompatible version is refused with a remedy rather than
-misread), the corpus roots, and when the last run finished. It is replaced
-atomically (write to a temporary file, then rename).
+misread), the corpus roots, when the last run finished and, while a run is
+going on, how far it got (so an interrupted build is reported as incomplete).
+It is replaced atomically and durably (`durable.atomic_write`).
 
 Crash safety rests on how Whoosh commits: segment files are written first,
 then a new table of contents (`_MAIN_<generation>.toc`) is written to a
@@ -11,7 +12,10 @@ temporary name and renamed into place. Readers only follow the newest TOC, so
 a process killed at any point leaves the index as of its last commit; what it
 leaves behind (unreferenced segment files, temporary TOC and meta files, the
 writer's scratch folder) is garbage that `remove_leftovers` deletes under the
-write lock.
+write lock. Indexes are opened on `whoosh_adapter.durable_storage`, which
+flushes every file of a commit to disk before that rename and the folder
+after it, so a commit that returned also survives a power cut, and writes
+each segment's checksum file, verified when the index is opened.
 
 The write lock is Whoosh's own `MAIN_WRITELOCK` file, locked with `flock`:
 the kernel releases it when its holder dies, so a lock left by a killed
@@ -28,10 +32,9 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +60,47 @@ _TOC_TEMP_RE = re.compile(rf"^_{INDEX_NAME}_\d+\.toc\..+$")
 LOCK_POLL_SECONDS = 0.05
 
 
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+@dataclass
+class RunProgress:
+    """An index run that has not finished (yet, or ever): `done` of `total`
+    corpus files were settled by its last commit (`total` is 0 until the
+    corpus walk has counted them). `pid` and `host` identify the process, so
+    that a run still going on is not reported as stopped."""
+
+    started: str
+    done: int = 0
+    total: int = 0
+    pid: int = 0
+    host: str = ""
+
+    @classmethod
+    def now(cls) -> RunProgress:
+        import socket
+
+        return cls(started=_now(), pid=os.getpid(), host=socket.gethostname())
+
+    def running(self) -> bool:
+        """Whether the process that started the run is still alive (as far as
+        this machine can tell)."""
+        import socket
+
+        if not self.pid or self.host != socket.gethostname() or os.name == "nt":
+            return False  # (on Windows, os.kill(pid, 0) would send that process a Ctrl-C)
+        if self.pid == os.getpid():
+            return False  # runs are synchronous: one that started here has ended (or raised)
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except OSError:  # alive, but someone else's
+            return True
+        return True
+
+
 @dataclass
 class IndexMeta:
     """Facts about an index that Whoosh itself does not keep."""
@@ -66,11 +110,29 @@ class IndexMeta:
     last_indexed: str | None = None  # ISO 8601 UTC
     documents: int = 0
     summary: str = ""
+    #: set while a run is going on; left set by a run that was interrupted
+    run: RunProgress | None = None
 
     @classmethod
     def for_run(cls, roots: list[str], documents: int, summary: str) -> IndexMeta:
-        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
-        return cls(roots=roots, last_indexed=now, documents=documents, summary=summary)
+        return cls(roots=roots, last_indexed=_now(), documents=documents, summary=summary)
+
+    def started(self, roots: list[str]) -> IndexMeta:
+        """This metadata with a run in progress on `roots`."""
+        return replace(self, roots=roots, run=RunProgress.now())
+
+
+def incomplete_notice(meta: IndexMeta | None) -> str | None:
+    """The line that tells a user the last index run did not finish, or None."""
+    if meta is None or meta.run is None:
+        return None
+    run = meta.run
+    if run.running():
+        so_far = f" ({run.done} of {run.total} files so far)" if run.total else ""
+        return f"index incomplete: an index run is in progress{so_far}"
+    where = (f"after {run.done} of {run.total} files" if run.total
+             else "before it had counted the corpus files")
+    return f"index incomplete: the last run stopped {where}; run 'search index' to finish"
 
 
 def read_meta(index_dir: Path) -> IndexMeta | None:
@@ -83,8 +145,12 @@ def read_meta(index_dir: Path) -> IndexMeta | None:
         return None
     known = {k: v for k, v in raw.items() if k in IndexMeta.__dataclass_fields__}
     try:
+        run = known.get("run")
+        if run is not None:
+            known["run"] = RunProgress(str(run["started"]), int(run["done"]), int(run["total"]),
+                                       int(run.get("pid", 0)), str(run.get("host", "")))
         return IndexMeta(**known)
-    except TypeError:
+    except (TypeError, KeyError, ValueError, AttributeError):
         return None
 
 
@@ -97,21 +163,13 @@ def write_error(index_dir: Path, exc: OSError, what: str = "cannot write index")
 
 
 def write_meta(index_dir: Path, meta: IndexMeta) -> None:
-    """Atomically replace the metadata file."""
-    tmp = None
+    """Atomically and durably replace the metadata file."""
+    from .durable import atomic_write
+
+    body = json.dumps(asdict(meta), indent=2).encode()
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".meta-", dir=index_dir)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(asdict(meta), fh, indent=2)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, index_dir / META_FILENAME)
+        atomic_write(index_dir / META_FILENAME, lambda fh: fh.write(body), prefix=".meta-")
     except OSError as exc:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)  # a full disk must not also leave half a temp file behind
-            except OSError:
-                pass
         raise write_error(index_dir, exc, "cannot write index metadata") from None
 
 
@@ -121,6 +179,12 @@ def _toc_generations(index_dir: Path) -> list[int]:
     except OSError:
         return []
     return [int(m.group(1)) for m in map(_TOC_RE.match, names) if m]
+
+
+def toc_file(index_dir: Path) -> Path | None:
+    """The newest table of contents file, or None when there is none."""
+    generations = _toc_generations(index_dir)
+    return index_dir / f"_{INDEX_NAME}_{max(generations)}.toc" if generations else None
 
 
 def index_exists(index_dir: Path) -> bool:
@@ -155,9 +219,48 @@ def damaged(index_dir: Path, exc: BaseException) -> IndexCorruptError:
     )
 
 
-def open_index(index_dir: Path, *, check_version: bool = True) -> Any:
-    """Open an existing index for reading; raise a named error otherwise."""
-    from whoosh import index
+def damaged_file(path: Path, problem: str) -> IndexCorruptError:
+    """The one-line IndexCorruptError naming one damaged index file."""
+    return IndexCorruptError(f"{path}: index file is damaged ({problem}); {REBUILD_HINT}")
+
+
+def verify_segments(index_dir: Path, ix: Any, verified: set[str] | None = None) -> None:
+    """Check each segment of the index's current TOC against its checksum
+    file, skipping (and adding to) `verified`, segment ids already checked by
+    this process; segments are immutable, so once is enough. Raises
+    IndexCorruptError naming the first damaged file. A segment without a
+    checksum file (written before checksums existed) is not checked here;
+    `search check` reports it."""
+    from . import whoosh_adapter as wa
+    from .durable import read_sums, sum_filename, verify_files
+
+    seen = verified if verified is not None else set()
+    try:
+        _, segments = wa.current_toc(ix)
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whoosh raises many kinds on damage
+        raise damaged(index_dir, exc) from None
+    for seg in segments:
+        segment_id = wa.segment_id(seg)
+        if segment_id in seen:
+            continue
+        try:
+            sums = read_sums(index_dir, segment_id)
+        except ValueError as exc:
+            raise damaged_file(index_dir / sum_filename(segment_id), str(exc)) from None
+        if sums is not None:
+            bad = verify_files(index_dir, sums)
+            if bad is not None:
+                raise damaged_file(index_dir / bad[0], bad[1])
+        seen.add(segment_id)
+
+
+def open_index(index_dir: Path, *, check_version: bool = True,
+               verified: set[str] | None = None) -> Any:
+    """Open an existing index for reading, its segments verified against
+    their checksums (see `verify_segments`); raise a named error otherwise."""
+    from . import whoosh_adapter as wa
 
     try:
         os.listdir(index_dir)
@@ -172,13 +275,15 @@ def open_index(index_dir: Path, *, check_version: bool = True) -> Any:
     if check_version:
         _check_version(index_dir)
     try:
-        return index.open_dir(str(index_dir))
+        ix = wa.open_dir(str(index_dir))
     except PermissionError as exc:
         raise IndexCorruptError(f"{index_dir}: cannot read index: {exc.strerror}") from None
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 - whoosh raises many kinds on damage
         raise damaged(index_dir, exc) from None
+    verify_segments(index_dir, ix, verified)
+    return ix
 
 
 def _is_empty_index(index_dir: Path) -> bool:
@@ -193,7 +298,12 @@ def _is_empty_index(index_dir: Path) -> bool:
 def prepare_index_dir(index_dir: Path) -> None:
     """Create the index folder if needed and check that it is writable."""
     try:
+        created = not index_dir.exists()
         index_dir.mkdir(parents=True, exist_ok=True)
+        if created:
+            from .durable import fsync_dir
+
+            fsync_dir(index_dir.resolve().parent)  # the new folder's own name
     except FileExistsError:
         raise IndexWriteError(f"{index_dir}: cannot create index folder: a file is in the way") from None
     except OSError as exc:
@@ -212,10 +322,10 @@ def create_index(index_dir: Path) -> Any:
     on the next run (an empty index has nothing to lose), never an old index
     with new metadata that would be misread.
     """
-    from whoosh import index
+    from . import whoosh_adapter as wa
 
     try:
-        ix = index.create_in(str(index_dir), build_schema())
+        ix = wa.create_in(str(index_dir), build_schema())
     except OSError as exc:
         raise write_error(index_dir, exc, "cannot create index") from None
     write_meta(index_dir, IndexMeta())
@@ -285,6 +395,11 @@ class IndexLock:
         except OSError as exc:
             raise write_error(self.index_dir, exc, "cannot lock index") from None
         self.held = True
+        if self.fd is not None:
+            try:
+                os.fsync(self.fd)  # empty, but every file left in the index folder is on disk
+            except OSError:
+                pass
 
     def release(self) -> None:
         if self.held:
@@ -317,7 +432,7 @@ def remove_leftovers(index_dir: Path, ix: Any) -> None:
     for name in names:
         path = index_dir / name
         try:
-            if _TOC_TEMP_RE.match(name) or name.startswith((".meta-", ".fpost-")):
+            if _TOC_TEMP_RE.match(name) or name.startswith((".meta-", ".fpost-", ".stories-")):
                 path.unlink()
             elif name.endswith(".tmp") and path.is_dir():
                 shutil.rmtree(path)  # Whoosh's `MAIN.tmp` posting-pool scratch folder

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+#: Whoosh's default index name: its files are `_MAIN_<gen>.toc`, `MAIN_<id>.seg`...
+INDEX_NAME = "MAIN"
 #: the Whoosh distribution and version the fast readers are written for
 SUPPORTED = ("whoosh3", "3.54.0")
 
@@ -41,8 +43,13 @@ def installed() -> tuple[str, str]:
 
 @functools.lru_cache(maxsize=1)
 def fast() -> bool:
-    """Whether the fast readers may be used (the pinned Whoosh is installed)."""
-    return installed() == SUPPORTED
+    """Whether the fast readers may be used (the pinned Whoosh is installed).
+
+    Read from `whoosh.__version__` (no fork other than whoosh3 has 3.54.0):
+    importlib.metadata costs 10 ms of a cold query's start-up."""
+    import whoosh
+
+    return tuple(getattr(whoosh, "__version__", ())) == tuple(int(x) for x in SUPPORTED[1].split("."))
 
 
 def _use_fast(override: bool | None) -> bool:
@@ -278,6 +285,104 @@ def segment_filename(seg: Any, suffix: str) -> str:
 
 def segment_id(seg: Any) -> str:
     return str(seg.segment_id())
+
+
+def segment_reader(ix: Any, seg: Any) -> Any:
+    """A reader of one segment alone (close it after use)."""
+    from whoosh.reading import SegmentReader
+
+    return SegmentReader(ix.storage, ix.schema, seg)
+
+
+# ----------------------------------------------------------------- storage
+
+
+@functools.lru_cache(maxsize=1)
+def _durable_storage_class() -> type:
+    """FileStorage that makes each commit durable (see `durable_storage`);
+    built on first use so that importing this module does not import Whoosh."""
+    import re
+
+    from whoosh.filedb.filestore import FileStorage
+
+    from . import durable
+
+    class DurableFileStorage(FileStorage):
+        """Files created through this storage are flushed to disk, and each
+        segment's files checksummed, just before the next rename, which is how
+        Whoosh publishes a commit (its new TOC is written to a temporary name
+        and renamed into place); the folder is flushed right after the rename.
+        Whoosh deletes the files a commit made obsolete only after that
+        rename returns, so old files go only once the new state is on disk.
+
+        Flushing is deferred to the rename rather than done as each file is
+        closed: a commit writes each segment's parts as separate files, copies
+        them into one compound `.seg` file and deletes the parts, which would
+        otherwise be flushed for nothing.
+        """
+
+        def __init__(self, path: str, **kwargs: Any) -> None:
+            super().__init__(path, **kwargs)
+            self._unsynced: set[str] = set()
+            # Whoosh's own segment file pattern (`whoosh.index.TOC._segment_pattern`)
+            self._segment_re = re.compile(rf"^({INDEX_NAME}_[0-9a-z]+)[.][A-Za-z0-9_.]+$")
+
+        def create_file(self, name: str, *args: Any, **kwargs: Any) -> Any:
+            f = super().create_file(name, *args, **kwargs)
+            self._unsynced.add(name)
+            return f
+
+        def delete_file(self, name: str) -> None:
+            super().delete_file(name)
+            self._unsynced.discard(name)
+
+        def rename_file(self, oldname: str, newname: str, safe: bool = False) -> None:
+            self.flush_pending()
+            super().rename_file(oldname, newname, safe)
+            durable.fsync_dir(self.folder)
+
+        def flush_pending(self) -> None:
+            """Flush every file created since the last rename, and write the
+            checksum file of each new segment."""
+            from pathlib import Path
+
+            folder = Path(self.folder)
+            segments: dict[str, list[str]] = {}
+            for name in sorted(self._unsynced):
+                path = folder / name
+                if not path.exists():
+                    continue
+                durable.fsync_file(path)
+                m = self._segment_re.match(name)
+                if m:
+                    segments.setdefault(m.group(1), []).append(name)
+            for segment_id, names in segments.items():
+                durable.write_sums(folder, segment_id, names)
+            self._unsynced.clear()
+
+    return DurableFileStorage
+
+
+def durable_storage(path: str) -> Any:
+    """A Whoosh FileStorage on `path` whose commits survive power loss:
+    every file a commit publishes is flushed before the TOC rename, the folder
+    after it, and each segment gets a checksum file (`search.durable`)."""
+    return _durable_storage_class()(path)
+
+
+def open_dir(path: str) -> Any:
+    """Open the Whoosh index in `path` on durable storage."""
+    from whoosh.index import FileIndex
+
+    return FileIndex(durable_storage(path), indexname=INDEX_NAME)
+
+
+def create_in(path: str, schema: Any) -> Any:
+    """Create an empty Whoosh index in `path` on durable storage (replacing
+    any TOC there)."""
+    from whoosh.index import FileIndex
+
+    return FileIndex.create(durable_storage(path), schema, INDEX_NAME)
 
 
 # ----------------------------------------------------------------- writing

@@ -63,13 +63,13 @@ def test_query_json_schema(built: Path):
     assert code == 0 and err == ""
     data = json.loads(out)
     assert list(data) == ["query", "total", "offset", "limit", "took_ms", "match", "corrections",
-                          "relaxed", "did_you_mean", "hits", "facets", "facet_info"]
+                          "relaxed", "did_you_mean", "stories", "hits", "facets", "facet_info"]
     assert data["query"] == "power apps" and data["total"] == 2 and data["limit"] == 1
     assert (data["match"], data["corrections"], data["relaxed"], data["did_you_mean"]) == (
         "auto", [], None, None)
     hit = data["hits"][0]
     assert list(hit) == ["rank", "score", "path", "title", "excerpt", "provider", "topics",
-                         "published", "url", "quality", "root", "highlights"]
+                         "published", "url", "quality", "root", "story", "highlights"]
     assert hit["root"] == str(built.parent / "corpus") or Path(hit["root"]).is_dir()
     assert hit["rank"] == 1 and hit["score"] > 0 and hit["published"].endswith("Z")
     assert "<mark>Power</mark>" in hit["highlights"]["title"]
@@ -221,3 +221,55 @@ def test_facet_lines_fit_the_width_with_colour_and_never_split_a_value():
         assert len(lines) > 1 and all(len(line) <= 60 for line in plain)
         assert not any(line.rstrip().endswith(("On", "Electronic", "Business")) for line in plain)
         assert plain[-1].endswith("(+79 more, 103 hits)")
+
+
+@pytest.mark.parametrize("space", ["\r", "\v", "\f", "\t", "\n", " "])
+def test_terminal_highlight_stays_on_the_word_next_to_any_whitespace(space: str):
+    import re
+
+    from search.output import Style, render_hit_text
+    from search.searcher import Hit
+
+    excerpt = f"alpha{space}beta gamma delta"
+    start = excerpt.index("gamma")
+    hit = Hit(1, 1.0, "p.md", "Title", excerpt, "P", (), None, "", None, (),
+              ((start, start + len("gamma")),))
+    line = render_hit_text(hit, Style(True), 100).splitlines()[2]
+    assert re.findall(r"\x1b\[1;33m(.*?)\x1b\[0m", line) == ["gamma"]
+
+
+def test_unknown_provider_or_topic_is_named_with_a_suggestion(built: Path):
+    code, out, err = cli("query", "*", "--index", str(built), "--provider", "Reut")
+    assert code == 1 and "no hits" in out
+    assert err == "search: no provider named 'Reut' (did you mean 'Reuters'?)\n"
+    code, out, err = cli("query", "*", "--index", str(built), "--provider", "reuters",
+                         "--provider", "Gardian", "--topic", "Robotix", "--topic", "ai")
+    assert code == 0 and json_total(built, "reuters") == 1
+    assert err == ("search: no provider named 'Gardian' (did you mean 'The Guardian'?)\n"
+                   "search: no topic named 'Robotix' (did you mean 'Robotics'?)\n")
+    code, _, err = cli("query", "*", "--index", str(built), "--provider", "Zzyzx", "--format", "json")
+    assert code == 1
+    assert json.loads(err) == {"warning": {"kind": "unknown_value", "message": "no provider named 'Zzyzx'"}}
+
+
+def json_total(index: Path, provider: str) -> int:
+    code, out, err = cli("query", "*", "--index", str(index), "--provider", provider, "--format", "json")
+    assert code in (0, 1), err
+    return int(json.loads(out)["total"])
+
+
+def test_batch_with_format_text_prints_a_text_result_per_query(built: Path):
+    code, out, err = cli("query", "--batch", "--format", "text", "--color", "never", "--index",
+                         str(built), stdin="robots\nzebra\n")
+    assert code == 0 and err == ""
+    first, second = out.split("query: zebra\n")
+    assert first.startswith("query: robots\n") and "Robots learn to walk in a day" in first
+    assert "1 hit · showing 1–1" in first and second.startswith("no hits")
+    code, out, _ = cli("query", "--batch", "--index", str(built), stdin="robots\n")
+    assert json.loads(out)["total"] == 1  # JSON stays the default for --batch
+
+
+def test_line_and_paragraph_separators_are_escaped_for_the_terminal():
+    from search.output import escape_control
+
+    assert escape_control("a\u2028b\u2029c") == "a\\u2028b\\u2029c"

@@ -150,3 +150,14 @@ def test_negated_and_dropped_words_are_not_highlighted(corpus, index_dir):
         assert hit.title_spans == ((0, 6),)
         (hit,) = s.search(SearchRequest("(zzzqx AND walking) OR robots")).hits  # a failed clause
         assert hit.title_spans == ((0, 6),)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80)
+       | st.lists(st.sampled_from(["node.js", "GPT-3", "U.S.", "3.14", "the", "state-of-the-art",
+                                   "İstanbul", "e-mail", "x", "--", "a-", ".5"]), max_size=8).map(" ".join))
+def test_the_indexing_fast_path_gives_the_same_terms(text):
+    from search.analysis import index_terms, index_tokens, surface_tokens, surface_words
+
+    assert index_terms(text) == [(pos, term) for pos, _, _, term in index_tokens(text)]
+    assert surface_words(text) == list(dict.fromkeys(w for _, _, w in surface_tokens(text)))

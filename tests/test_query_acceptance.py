@@ -149,3 +149,16 @@ def test_a_failed_clause_adds_no_score(tmp_path: Path) -> None:
         alone = s.search(SearchRequest("portal", limit=10))
     ranked = [[(h.path, h.score) for h in p.hits] for p in (one, two, alone)]
     assert ranked[0] == ranked[1] == ranked[2]
+
+
+@requires_azure_corpus()
+def test_grouped_by_story_on_the_whole_site(azure_index: Path) -> None:
+    """Issue 10: the Cosmos DB vulnerability story is one hit (with its many
+    outlets), and no story repeats down the page."""
+    for options in ((), ("--match", "any")):
+        _, answer = query(azure_index, "cosmos db vulnerability", "--group", "story", "--limit", "10",
+                          *options)
+        ids = [h["story"]["id"] for h in answer["hits"]]
+        assert len(ids) == len(set(ids)) == min(10, answer["stories"])
+        assert answer["hits"][0]["story"]["size"] >= 5
+        assert answer["stories"] <= answer["total"]

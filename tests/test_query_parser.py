@@ -184,3 +184,9 @@ def test_a_word_still_being_typed_is_a_bounded_prefix() -> None:
     assert live('"cosmos db') == "(+cosmos +db)"  # inside an open quote
     assert live("-cos") == "(-cos)"  # an exclusion is not completed
     assert live("azure AND") == "(+azur)"
+
+
+def test_words_of_unreadable_syntax_stand_beside_the_others() -> None:
+    root = parse_query("published:[garbage TO 2022] robots").root
+    assert isinstance(root, Bool) and root.words  # so they can be relaxed like any word
+    assert [c.node.term for c in root.clauses] == ["garbag", "2022", "robot"]

@@ -78,11 +78,17 @@ def test_field_and_prefix(s):
 
 
 def test_malformed_query_falls_back_to_plain_terms(s):
-    for q in ['"unbalanced power', "(power apps", "power AND", "title:", "[x TO", "a:b:c robots",
-              "published:[garbage TO 2022] robots", "^^^ ~~ robots!!"]:
-        page = run(s, q)  # never raises
-        assert page.total >= 0
-    assert paths(run(s, "(robots")) == {"_news/2023-07-07-robots.md"}
+    power = {"_news/2021-03-01-portals.md", "_news/2021-05-02-mobile.md"}
+    robots = {"_news/2023-07-07-robots.md"}
+    # what the grammar rejects is searched as the words it holds
+    for q, want in [('"unbalanced power', power), ("(power apps", power), ("power AND", power),
+                    ("a:b:c robots", robots), ("^^^ ~~ robots!!", robots), ("(robots", robots),
+                    ("robots)", robots), ("[robots TO", robots)]:
+        page = run(s, q)
+        assert paths(page) == want and page.total == len(want), q
+    garbled = run(s, "published:[garbage TO 2022] robots")
+    assert "searched as words" in garbled.note
+    assert run(s, "title:").total == run(s, "title").total
 
 
 def test_provider_filter_in_query_and_flag_is_case_insensitive_and_restricts(s):

@@ -106,6 +106,9 @@ class _Chain:
 @dataclass
 class _Group:
     items: list[object]
+    #: text the grammar could not read, searched as words: its words join the
+    #: enclosing group as words of their own (they may be relaxed like any)
+    plain: bool = False
 
 
 @dataclass
@@ -480,7 +483,7 @@ def _plain_group(text: str) -> _Group:
         leaf = _term(chunk.lstrip("-"), TEXT_FIELDS)
         if leaf is not None and not chunk.startswith("-"):
             items.append(leaf)
-    return _Group(items)
+    return _Group(items, plain=True)
 
 
 # ----------------------------------------------------------------- building
@@ -545,6 +548,8 @@ def _with_field(item: object, fieldname: str) -> object:
 
 def _build_group(group: _Group, match: str, top: bool, fieldname: str = "") -> Node | None:
     items = [_with_field(i, fieldname) for i in group.items] if fieldname else list(group.items)
+    # words read from unreadable syntax stand beside the others
+    items = [w for i in items for w in (i.items if isinstance(i, _Group) and i.plain else [i])]
     has_plus = any(isinstance(i, _Marked) and i.mark == "+" for i in items)
     clauses: list[Clause] = []
     filters: dict[str, list[Node]] = {}

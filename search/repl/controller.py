@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SearchError, SkipFile
+from ..facet_values import closest_values
 from ..query import Filters, parse_date_bound
 from ..searcher import FACETS, SORTS, FacetValue, ResultPage, Searcher, SearchRequest
 from .articles import ArticleCommands, default_opener, positive
@@ -327,7 +328,7 @@ class Controller(ArticleCommands):
         by_fold = {label.casefold(): label for label in labels}
         if name.casefold() in by_fold:
             return by_fold[name.casefold()]
-        close = difflib.get_close_matches(name, labels, n=3, cutoff=0.6)
+        close = closest_values(name, labels)
         hint = f"; did you mean {', '.join(close)}?" if close else " (Tab completes names)"
         raise ReplError(f"no {kind} named {name!r} in the index{hint}")
 

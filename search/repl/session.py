@@ -376,11 +376,16 @@ class Repl:
             self.out.flush()
 
     def run(self) -> int:
+        from ..store import incomplete_notice, read_meta
         from .layout import wrap_text
 
+        width = max(20, self._terminal_size()[0] - 1)
         index = escape_control(str(self.settings.index_dir))
-        banner = wrap_text(BANNER.format(index=index), max(20, self._terminal_size()[0] - 1))
+        banner = wrap_text(BANNER.format(index=index), width)
         self.write("\n".join(self.style.dim(line) for line in banner))
+        notice = incomplete_notice(read_meta(self.settings.index_dir))
+        if notice:
+            self.write("\n".join(self.style.error(line) for line in wrap_text(escape_control(notice), width)))
         self.session.app.after_render += self._start_warm_up
         try:
             while True:
