@@ -1,4 +1,4 @@
-"""How fast the interactive REPL feels: time to first prompt and per-query latency.
+"""How fast the interactive REPL feels: first prompt, per query, per keystroke.
 
 The REPL runs as a person runs it, `python -m search repl --index DIR` in a
 pseudo-terminal (stdlib `pty`, 140x45), and the clock is read off the
@@ -12,14 +12,25 @@ screen:
   after the results, i.e. what a person waits for: search, facets, "did you
   mean", rendering and the prompt redraw.
 
-The same lines are also run in-process through the controller and the
-renderer (no terminal), to show how much of the wait is the search itself.
+* per keystroke (results while typing): queries are typed one character
+  at a time, and the clock runs from writing a character until the live
+  list under the prompt shows the hits for the line typed so far. The
+  screen is read through a terminal emulator (pyte); what it should show
+  is computed in-process with the REPL's own functions, so a keystroke is
+  timed only when the list must change (when the next line's hits equal
+  the last line's, nothing on screen tells the new result from the old;
+  those are counted, not timed).
+
+The same lines and keystrokes are also run in-process through the
+controller and the renderer (no terminal), to show how much of the wait is
+the search itself.
 
 Usage::
 
     python bench/repl_latency.py                       # shared sample + 20,000 articles
     python bench/repl_latency.py --sizes sample        # the shared sample only
     python bench/repl_latency.py --sizes sample,20000 --passes 3 --starts 5 --json out.json
+    python bench/repl_latency.py --sizes 20000 --only typing    # results while typing only
 
 The 20,000-article corpus is made by bench/gen_corpus.py (seed 1) under
 --work (default /tmp/repl-bench), never inside the repository; corpora and
@@ -74,6 +85,18 @@ QUERIES: list[tuple[str, str]] = [
     ("command", ":clear"),
     ("command", ":sort relevance"),
     ("command", ":facets provider"),
+]
+
+#: typed one character at a time for the results-while-typing measure
+TYPED: list[str] = [
+    "power apps portals",
+    "machine learning",
+    "facial recognition",
+    "computer vision market",
+    "robots",
+    "microsoft to rebrand power apps portals",
+    "ai startups raised money",
+    "cosmos db vulnerability",
 ]
 
 _ESCAPES = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
@@ -138,6 +161,8 @@ class Terminal:
         self.raw = b""
         self._clean = ""
         self._clean_upto = 0
+        self.screen: Any = None
+        self.stream: Any = None
 
     @property
     def text(self) -> str:
@@ -152,9 +177,21 @@ class Terminal:
             data = os.read(self.fd, 1 << 16)
             if not data:
                 raise EOFError("the REPL exited")
+            if self.stream is not None:
+                self.stream.feed(data)
             if b"\x1b[6n" in data:  # cursor position request: answer as a terminal would
-                os.write(self.fd, f"\x1b[{ROWS};1R".encode())
+                row = self.screen.cursor.y + 1 if self.screen is not None else ROWS
+                os.write(self.fd, f"\x1b[{row};1R".encode())
             self.raw += data
+
+    def attach_screen(self) -> None:
+        """Read the output through a terminal emulator too (pyte), to see
+        what is on the screen now."""
+        import pyte
+
+        self.screen = pyte.Screen(COLS, ROWS)
+        self.stream = pyte.ByteStream(self.screen)
+        self.stream.feed(self.raw)
 
     def wait_for(self, pattern: re.Pattern[str], since: int, timeout: float = 60.0) -> re.Match[str]:
         deadline = time.perf_counter() + timeout
@@ -261,10 +298,11 @@ def in_process(index: Path, passes: int) -> list[tuple[str, float]]:
     """The same lines through Controller + Renderer, no terminal."""
     sys.path.insert(0, str(ROOT))
     from search.output import Style
-    from search.repl_controller import Controller
-    from search.repl_render import Renderer, hits_that_fit
+    from search.repl.controller import Controller
+    from search.repl.layout import page_capacity
+    from search.repl.render import Renderer
 
-    controller = Controller(index, page_size=lambda: hits_that_fit(ROWS))
+    controller = Controller(index, page_size=lambda: page_capacity(ROWS))
     renderer = Renderer(Style(True), lambda: (COLS, ROWS))
     samples = []
     for p in range(passes):
@@ -274,6 +312,97 @@ def in_process(index: Path, passes: int) -> list[tuple[str, float]]:
             samples.append(("first query" if p == 0 and i == 0 else kind,
                             (time.perf_counter() - start) * 1000))
     return samples
+
+
+def live_expected(index: Path) -> tuple[Any, Any]:
+    """(controller, lines(text)): the live list the REPL should show for a
+    typed line, as plain text, computed with the REPL's own functions."""
+    sys.path.insert(0, str(ROOT))
+    from search.output import Style
+    from search.repl.controller import Controller
+    from search.repl.live import LiveResult, live_lines, live_rows
+
+    controller = Controller(index)
+
+    def lines(text: str) -> list[str]:
+        page = controller.live(text, live_rows(ROWS))
+        if page is None:
+            return []
+        shown = live_lines(LiveResult(text, page), None, Style(False), min(COLS - 1, 160), live_rows(ROWS))
+        return [line.rstrip() for line in shown]
+
+    return controller, lines
+
+
+def typing_in_process(index: Path, passes: int) -> list[float]:
+    """ms per keystroke for the live list's search and drawing, no terminal."""
+    _, lines = live_expected(index)
+    lines("warm up")
+    samples = []
+    for _ in range(passes):
+        for query in TYPED:
+            for n in range(1, len(query) + 1):
+                start = time.perf_counter()
+                lines(query[:n])
+                samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def typing_in_terminal(index: Path, env: dict[str, str], passes: int) -> tuple[list[float], int]:
+    """(ms from a keystroke to its live list on screen, for keystrokes that
+    change the list; how many keystrokes did not change it)."""
+    _, lines = live_expected(index)
+    # no history: its grey suggestions would change what the line reads
+    state = Path(env["XDG_STATE_HOME"]) / "typing"
+    (state / "search" / "history").unlink(missing_ok=True)
+    term = Terminal(index, {**env, "XDG_STATE_HOME": str(state)})
+    samples: list[float] = []
+    unseen = 0
+    try:
+        _, pos = term.prompt_after(0)
+        term.wait_for(re.compile(r"\d+\s+:help"), pos - 12)  # warmed up
+        term.attach_screen()
+        for _ in range(passes):
+            for query in TYPED:
+                before: list[str] = []
+                for n in range(1, len(query) + 1):
+                    want = lines(query[:n])
+                    time.sleep(0.05)  # a fast typist: 20 keys a second
+                    start = time.perf_counter()
+                    term.send(query[n - 1])
+                    if want == before or not want:
+                        unseen += 1
+                        wait_screen(term, [("search> " + query[:n]).rstrip()])
+                    else:
+                        wait_screen(term, [("search> " + query[:n]).rstrip(), *want])
+                        samples.append((time.perf_counter() - start) * 1000)
+                    before = want
+                term.send("\x15")  # Ctrl-U: an empty line for the next query
+                wait_screen(term, ["search>"])
+    finally:
+        term.close()
+    return samples, unseen
+
+
+def screen_rows(term: Terminal, start: int, count: int) -> list[str]:
+    """Rows `start`… of the emulated screen (only those: reading the whole
+    screen after every write would slow the clock down)."""
+    screen = term.screen
+    return ["".join(screen.buffer[y][x].data for x in range(screen.columns)).rstrip()
+            for y in range(start, min(start + count, screen.lines))]
+
+
+def wait_screen(term: Terminal, want: list[str], timeout: float = 30.0) -> None:
+    """Wait until the cursor's row and the rows under it read `want` (the
+    cursor rests on the input line, the live list is right under it)."""
+    deadline = time.perf_counter() + timeout
+    while True:
+        if screen_rows(term, term.screen.cursor.y, len(want)) == want:
+            return
+        if time.perf_counter() > deadline:
+            rows = screen_rows(term, 0, term.screen.lines)
+            raise TimeoutError(f"the screen never showed {want}:\n" + "\n".join(rows))
+        term.pump(0.002)
 
 
 # ----------------------------------------------------------------- report
@@ -303,6 +432,31 @@ def summary(samples: list[tuple[str, float]]) -> dict[str, Any]:
     }
 
 
+def typing_report(label: str, index: Path, documents: int, env: dict[str, str],
+                  passes: int) -> dict[str, Any]:
+    """Measure and print the per-keystroke latency of the live list."""
+    keys = sum(len(q) for q in TYPED)
+    proc = typing_in_process(index, passes)
+    print(f"\n{label} ({documents:,} documents), results while typing, terminal {COLS}x{ROWS}, "
+          f"{passes} passes x {len(TYPED)} queries ({keys} keystrokes each pass)")
+    print(f"  in-process search + list  median {statistics.median(proc):6.1f} ms  "
+          f"p95 {pct(proc, 95):.1f} ms  max {max(proc):.1f} ms  (n={len(proc)}; budget p95 <= 30 ms)")
+    result: dict[str, Any] = {"corpus": label, "documents": documents, "typing_in_process_ms": {
+        "median": statistics.median(proc), "p95": pct(proc, 95), "max": max(proc), "n": len(proc)}}
+    try:
+        import pyte  # noqa: F401 - only to say why the terminal measure is skipped
+    except ImportError:
+        print("  keystroke to screen: skipped (pip install pyte, a test dependency)")
+        return result
+    seen, unseen = typing_in_terminal(index, env, passes)
+    print(f"  keystroke -> list on screen  median {statistics.median(seen):6.1f} ms  "
+          f"p95 {pct(seen, 95):.1f} ms  max {max(seen):.1f} ms  "
+          f"(n={len(seen)} keystrokes that changed the list; {unseen} did not)")
+    result["typing_keystroke_to_screen_ms"] = {"median": statistics.median(seen), "p95": pct(seen, 95),
+                                               "max": max(seen), "n": len(seen), "unchanged": unseen}
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="sample,20000",
@@ -311,6 +465,8 @@ def main() -> int:
     parser.add_argument("--starts", type=int, default=5, help="REPL start-ups timed per corpus")
     parser.add_argument("--work", type=Path, default=Path("/tmp/repl-bench"))
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--only", choices=("all", "typing"), default="all",
+                        help="typing: only the results-while-typing measure")
     args = parser.parse_args()
     if ROOT in args.work.resolve().parents or args.work.resolve() == ROOT:
         parser.error("--work must be outside the repository")
@@ -328,6 +484,9 @@ def main() -> int:
                                       "loadavg": load}]
     for size in [s.strip() for s in args.sizes.split(",") if s.strip()]:
         label, index, documents = prepare(size, args.work)
+        results.append(typing_report(label, index, documents, env, args.passes))
+        if args.only == "typing":
+            continue
         starts = [first_prompt(index, documents, env) for _ in range(args.starts)]
         pty_samples = session_latency(index, env, args.passes)
         proc_samples = in_process(index, args.passes)

@@ -9,36 +9,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from .env import Env
 from .errors import ExitCode, SearchError, UsageError
 
 PROG = "search"
-
-
-@dataclass
-class Env:
-    """The process's streams and environment, passed in so tests can fake them."""
-
-    stdin: IO[str] = field(default_factory=lambda: sys.stdin)
-    stdout: IO[str] = field(default_factory=lambda: sys.stdout)
-    stderr: IO[str] = field(default_factory=lambda: sys.stderr)
-    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
-
-    def isatty(self, stream: IO[str]) -> bool:
-        try:
-            return stream.isatty()
-        except (AttributeError, ValueError):
-            return False
-
-    def width(self) -> int:
-        try:
-            return max(40, min(os.get_terminal_size(self.stdout.fileno()).columns, 160))
-        except (AttributeError, ValueError, OSError):
-            return 100
 
 
 class _Parser(argparse.ArgumentParser):
@@ -83,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("query", nargs="?", default=None, metavar="QUERY",
                    help="query text; '*' matches everything (omit with --batch)")
     _result_options(q, "query")
+    q.add_argument("--saved", metavar="NAME",
+                   help="run the saved search NAME (`:save NAME` in the REPL); --provider and "
+                        "--topic add filters, --since/--until/--sort replace its own")
     q.add_argument("--match", choices=("auto", "all", "any"), default="auto",
                    help="auto: every word, relaxed when no article has them all (default); "
                         "all: every word, never relaxed; any: any word")
@@ -122,10 +103,12 @@ def _result_options(q: argparse.ArgumentParser, item: str) -> None:
                    help="only this provider (repeatable: any of them)")
     q.add_argument("--topic", action="append", default=[], metavar="NAME",
                    help="only this topic (repeatable: any of them)")
-    q.add_argument("--since", metavar="DATE", help="published on or after DATE (ISO, or 7d, yesterday...)")
-    q.add_argument("--until", metavar="DATE", help="published on or before DATE (ISO, or 7d, yesterday...)")
-    q.add_argument("--sort", choices=("relevance", "newest", "oldest", "quality"),
-                   default="relevance")
+    q.add_argument("--since", metavar="DATE",
+                   help="published on or after DATE: 2022-04-18, 2022-04, 2022, or relative to "
+                        "today: today, yesterday, 7d, 2w, 3m, 1y, 'last week', 'last month'")
+    q.add_argument("--until", metavar="DATE", help="published on or before DATE (as --since)")
+    q.add_argument("--sort", choices=("relevance", "newest", "oldest", "quality"), default=None,
+                   help="order of the results (default relevance)")
     q.add_argument("--limit", type=int, default=10, metavar="N")
     q.add_argument("--offset", type=int, default=0, metavar="N")
     q.add_argument("--facet", action="append", choices=("provider", "topic", "year"),
@@ -216,20 +199,34 @@ def cmd_index(args: argparse.Namespace, env: Env) -> int:
     return ExitCode.OK
 
 
-def _request(args: argparse.Namespace, text: str) -> Any:
+def _saved(args: argparse.Namespace, env: Env) -> Any:
+    """The saved search `--saved NAME` names, or None."""
+    if not getattr(args, "saved", None):
+        return None
+    from .repl.saved import SavedSearches
+
+    return SavedSearches(_settings(args, env).saved_file).get(args.saved)
+
+
+def _request(args: argparse.Namespace, text: str, saved: Any = None) -> Any:
+    """The request for `text` from the options, on top of a saved search's
+    filters and sort when one is given."""
     from .query import Filters, parse_date_bound
     from .searcher import SearchRequest
 
+    since = args.since or (saved.since if saved else None)
+    until = args.until or (saved.until if saved else None)
     filters = Filters(
-        providers=tuple(args.provider),
-        topics=tuple(args.topic),
-        since=parse_date_bound(args.since) if args.since else None,
-        until=parse_date_bound(args.until, end=True) if args.until else None,
+        providers=tuple(dict.fromkeys([*(saved.providers if saved else ()), *args.provider])),
+        topics=tuple(dict.fromkeys([*(saved.topics if saved else ()), *args.topic])),
+        since=parse_date_bound(since) if since else None,
+        until=parse_date_bound(until, end=True) if until else None,
     )
     if filters.since and filters.until and filters.since > filters.until:
-        raise UsageError(f"--since {args.since} is after --until {args.until}")
+        raise UsageError(f"--since {since} is after --until {until}")
+    sort = args.sort or (saved.sort if saved else "relevance")
     request = SearchRequest(
-        query=text, filters=filters, sort=args.sort, limit=args.limit, offset=args.offset,
+        query=text, filters=filters, sort=sort, limit=args.limit, offset=args.offset,
         facets=tuple(dict.fromkeys(args.facet or ["provider"])), facet_size=args.facet_size,
         highlight=not args.no_highlight, match=getattr(args, "match", "auto"),
         typos=getattr(args, "typos", "on") == "on", group=args.group, members=args.members,
@@ -239,12 +236,16 @@ def _request(args: argparse.Namespace, text: str) -> Any:
 
 
 def cmd_query(args: argparse.Namespace, env: Env) -> int:
-    if args.batch and args.query is not None:
-        raise UsageError("--batch reads queries from stdin; do not also give QUERY")
-    if not args.batch and args.query is None:
-        raise UsageError("query: a QUERY is required (or --batch)")
-    return _results(args, env, None if args.batch else [args.query], "query",
-                    lambda searcher, text: searcher.search(_request(args, text)))
+    if args.batch and (args.query is not None or args.saved):
+        raise UsageError("--batch reads queries from stdin; do not also give QUERY or --saved")
+    saved = _saved(args, env)
+    if saved is not None and args.query is not None:
+        raise UsageError("query: give QUERY or --saved NAME, not both")
+    if not args.batch and args.query is None and saved is None:
+        raise UsageError("query: a QUERY is required (or --saved NAME, or --batch)")
+    text = saved.query if saved is not None else args.query
+    return _results(args, env, None if args.batch else [text], "query",
+                    lambda searcher, line: searcher.search(_request(args, line, saved)))
 
 
 def cmd_similar(args: argparse.Namespace, env: Env) -> int:
@@ -371,7 +372,7 @@ def cmd_stats(args: argparse.Namespace, env: Env) -> int:
 
 
 def cmd_repl(args: argparse.Namespace, env: Env) -> int:
-    from .repl import run_repl
+    from .repl.session import run_repl
 
     return run_repl(_settings(args, env), env)
 

@@ -25,6 +25,8 @@ class Settings:
     index_dir: Path
     color: str = "auto"  # auto | always | never
     history_file: Path | None = None
+    #: saved searches (REPL `:save`, `search query --saved`)
+    saved_file: Path | None = None
 
 
 def xdg_dir(env: Mapping[str, str], var: str, fallback: str) -> Path:
@@ -41,6 +43,10 @@ def history_path(env: Mapping[str, str]) -> Path:
     return xdg_dir(env, "XDG_STATE_HOME", ".local/state") / "history"
 
 
+def saved_path(env: Mapping[str, str]) -> Path:
+    return xdg_dir(env, "XDG_DATA_HOME", ".local/share") / "saved.toml"
+
+
 def read_config_file(path: Path) -> dict[str, object]:
     """Read the optional TOML config file; a missing or broken file is ignored
     with no effect (a broken one raises UsageError naming it)."""
@@ -50,7 +56,7 @@ def read_config_file(path: Path) -> dict[str, object]:
         data = path.read_bytes()
     except OSError:
         return {}
-    toml = _toml()
+    toml = toml_module()
     try:
         parsed = toml.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, toml.TOMLDecodeError) as exc:
@@ -58,7 +64,7 @@ def read_config_file(path: Path) -> dict[str, object]:
     return parsed
 
 
-def _toml() -> ModuleType:
+def toml_module() -> ModuleType:
     """The TOML reader: the standard library's from Python 3.11, its `tomli`
     original (a dependency on 3.10 only) before."""
     if sys.version_info >= (3, 11):
@@ -86,4 +92,5 @@ def resolve_settings(
     else:
         index_dir = Path(DEFAULT_INDEX_DIRNAME)
     color = color_flag or (str(cfg["color"]) if isinstance(cfg.get("color"), str) else "auto")
-    return Settings(index_dir=index_dir, color=color, history_file=history_path(env))
+    return Settings(index_dir=index_dir, color=color, history_file=history_path(env),
+                    saved_file=saved_path(env))

@@ -237,8 +237,7 @@ def render_hit_text(hit: Hit, style: Style, width: int = 100, excerpt_lines: int
         # textwrap turns each of these into a space; doing it first keeps every
         # wrapped line findable in the text, so the spans stay where they were
         excerpt = hit.excerpt.translate(_WRAP_SPACES)
-        snippet = _snippet(excerpt, hit.excerpt_spans, (width - len(indent)) * excerpt_lines)
-        text, spans = snippet
+        text, spans = snippet(excerpt, hit.excerpt_spans, (width - len(indent)) * excerpt_lines)
         wrapped = textwrap.wrap(text, max(20, width - len(indent)))[:excerpt_lines]
         # re-highlight per wrapped line by locating each line in the snippet
         pos = 0
@@ -286,8 +285,9 @@ def date_span(first: dt.datetime | None, last: dt.datetime | None) -> str:
 _WRAP_SPACES = str.maketrans({c: " " for c in "\t\n\v\f\r"})
 
 
-def _snippet(text: str, spans: tuple[Span, ...], budget: int) -> tuple[str, tuple[Span, ...]]:
-    """A window of `text` of about `budget` chars around the first match."""
+def snippet(text: str, spans: tuple[Span, ...], budget: int) -> tuple[str, tuple[Span, ...]]:
+    """A window of `text` of about `budget` chars around the first match,
+    with "…" where it was cut, and the spans that fall inside it."""
     if len(text) <= budget:
         return text, spans
     start = 0

@@ -398,6 +398,30 @@ class Searcher:
 
         return read_article(Path(hit.root) / hit.path, hit.path, with_related=True)
 
+    def articles_by_url(self, urls: Iterable[str]) -> dict[str, Hit]:
+        """The indexed articles whose web or original URL is one of `urls`
+        (compared by `url_key`), keyed by the URL as given; for linking an
+        article's related coverage to the index. The URL table is read from
+        the stored fields once per index generation."""
+        arrays = self.arrays()
+
+        def table() -> dict[str, int]:
+            out: dict[str, int] = {}
+            for docnum, stored in arrays.searcher.reader().iter_docs():
+                if arrays.live[docnum]:
+                    for value in (stored.get("url"), stored.get("original_url")):
+                        if value:
+                            out.setdefault(url_key(value), docnum)
+            return out
+
+        by_key = arrays.memo("articles-by-url", table)
+        found: dict[str, Hit] = {}
+        for url in urls:
+            docnum = by_key.get(url_key(url))
+            if docnum is not None:
+                found[url] = self._hit(arrays.searcher, arrays, docnum, 0.0, 0, {})
+        return found
+
     def values(self, name: str) -> list[FacetValue]:
         """Every value of a facet over the whole index, most common first
         (for completion and listings)."""
@@ -457,6 +481,19 @@ def highlight_spans(text: str, wanted: set[str]) -> tuple[Span, ...]:
         elif searchable_stem(group) in wanted:
             spans.append((m.start(), m.end()))
     return tuple(spans)
+
+
+def url_key(url: str) -> str:
+    """A URL in the form two links to the same page share: no scheme, no
+    `www.`, no fragment, no trailing slash, host in lower case."""
+    text = url.strip()
+    scheme, sep, rest = text.partition("://")
+    if sep and scheme.isalpha():
+        text = rest
+    text = text.split("#", 1)[0]
+    host, slash, path = text.partition("/")
+    host = host.lower().removeprefix("www.")
+    return (host + slash + path).rstrip("/")
 
 
 def _from_micros(value: int) -> dt.datetime:

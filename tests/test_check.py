@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from conftest import SHARED_CORPUS, Corpus, requires_shared_corpus
 
-from search.cli import Env, main
+from search.cli import main
+from search.env import Env
 from search.indexer import build_index
 
 BLOCK = 4096

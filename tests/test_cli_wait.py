@@ -7,7 +7,8 @@ from pathlib import Path
 
 from test_reliability import N, start_indexer, write_corpus
 
-from search.cli import Env, main
+from search.cli import main
+from search.env import Env
 
 
 class FakeTTY(io.StringIO):

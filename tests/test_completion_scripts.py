@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from search.cli import Env, main
+from search.cli import main
+from search.env import Env
 
 pytestmark = pytest.mark.slow
 

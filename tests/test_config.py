@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from search.cli import Env, main
+from search.cli import main
 from search.config import read_config_file, resolve_settings
+from search.env import Env
 from search.errors import UsageError
 
 
@@ -62,6 +63,6 @@ def test_a_command_finds_its_index_through_the_config_file(built: Path, tmp_path
 
 
 def test_the_toml_reader_matches_the_python():
-    from search.config import _toml
+    from search.config import toml_module
 
-    assert _toml().__name__ == ("tomllib" if sys.version_info >= (3, 11) else "tomli")
+    assert toml_module().__name__ == ("tomllib" if sys.version_info >= (3, 11) else "tomli")

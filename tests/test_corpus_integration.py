@@ -16,7 +16,8 @@ import pytest
 import yaml
 from conftest import SHARED_CORPUS, requires_shared_corpus
 
-from search.cli import Env, main
+from search.cli import main
+from search.env import Env
 
 pytestmark = [requires_shared_corpus(), pytest.mark.corpus]
 

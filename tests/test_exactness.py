@@ -309,7 +309,8 @@ def test_small_facet_pages_add_up(generated: tuple[Path, Path, list[Doc]], searc
 
 def test_cli_batch_totals_equal_brute_force(generated: tuple[Path, Path, list[Doc]]) -> None:
     """The `search query --batch` path (the benchmark's) gives the same numbers."""
-    from search.cli import Env, main
+    from search.cli import main
+    from search.env import Env
 
     corpus, index, docs = generated
     cases = query_cases(docs, corpus)

@@ -29,7 +29,8 @@ from typing import Any
 
 import pytest
 
-from search.cli import Env, main
+from search.cli import main
+from search.env import Env
 from search.output import escape_control
 
 #: any control character a terminal acts on (C0 except newline, DEL, C1) and bidi overrides

@@ -16,7 +16,8 @@ import pytest
 from conftest import Corpus
 from test_cli import FakeTTY
 
-from search.cli import Env, main
+from search.cli import main
+from search.env import Env
 
 #: enough articles for the bar to be redrawn with a measured rate on a fast machine
 ARTICLES = 1500

@@ -26,8 +26,9 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from search.cli import Env, main
+from search.cli import main
 from search.documents import Article, parse_article
+from search.env import Env
 from search.errors import SearchError, SkipFile
 from search.indexer import _checked_fields, article_fields, build_index, stamp
 from search.query import parse_date_bound

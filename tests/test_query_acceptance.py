@@ -15,7 +15,8 @@ import yaml
 from conftest import SHARED_AZURE, SHARED_CORPUS, osa, requires_azure_corpus, requires_shared_corpus
 
 from search.analysis import stem, stems, surface_words
-from search.cli import Env, main
+from search.cli import main
+from search.env import Env
 
 pytestmark = pytest.mark.corpus
 

@@ -31,7 +31,8 @@ from typing import Any
 
 import pytest
 
-from search.cli import Env, main
+from search.cli import main
+from search.env import Env
 from search.errors import IndexWriteError
 from search.indexer import build_index
 from search.searcher import Searcher, SearchRequest

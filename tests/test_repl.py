@@ -18,12 +18,14 @@ from conftest import Corpus
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
-from search.cli import Env, main
+from search.cli import main
 from search.config import Settings
+from search.env import Env
 from search.indexer import build_index
-from search.repl import run_repl
-from search.repl_controller import COMMAND_NAMES, Controller
-from search.repl_render import RESERVED_ROWS, hits_that_fit
+from search.repl.commands import COMMAND_NAMES
+from search.repl.controller import Controller
+from search.repl.layout import reserved_rows
+from search.repl.session import run_repl
 
 CTRL_C = "\x03"
 CTRL_D = "\x04"
@@ -154,10 +156,11 @@ def test_page_fits_the_terminal(corpus: Corpus, index_dir: Path, tmp_path: Path)
                    excerpt="Robots " + "and more words " * 30, url=f"https://example.com/{i}")
     build_index(index_dir, [corpus.root])
     s = drive(index_dir, "robot\n" + CTRL_D, tmp_path)
-    fit = hits_that_fit(DummyOutput().get_size().rows)
-    assert len(result_titles(s.out)) == fit
+    rows = DummyOutput().get_size().rows
+    fit = len(result_titles(s.out))
+    assert fit >= 3
     page = s.out.split("\n", 1)[1]  # after the banner
-    assert page.count("\n") <= DummyOutput().get_size().rows - RESERVED_ROWS
+    assert page.count("\n") <= rows - reserved_rows(rows)
     assert f"page 1 of {-(-30 // fit)}" in s.out
 
 
@@ -217,7 +220,7 @@ def test_help_lists_every_command_one_line_each(built: Path, tmp_path: Path):
     s = drive(built, ":help\n:help show\n" + CTRL_D, tmp_path)
     for name in COMMAND_NAMES:
         assert len(re.findall(rf"^:{name}\b.*\S", s.out, flags=re.M)) >= 1, name
-    assert re.search(r"^:show N +the whole article N", s.out, flags=re.M)
+    assert re.search(r"^:show N\[\.M\] +the whole article N", s.out, flags=re.M)
 
 
 def test_provider_filters_apply_until_cleared(built: Path, tmp_path: Path):
@@ -277,7 +280,8 @@ def test_show_prints_every_field_and_related_coverage(corpus: Corpus, index_dir:
     for expected in ("Main story about robots", "Example News (example.com)", "2022-04-18T10:00:00Z",
                      "AI, Robotics", "quality  77", "https://example.com/main",
                      "https://origin.example.com/main", "a/story.md", "The whole excerpt",
-                     "related coverage (1)", "Other outlet covers robots", "Other Outlet · 2022-04-19",
+                     "related coverage (1: 0 in the index", "Other outlet covers robots",
+                     "Other Outlet · 2022-04-19",
                      "https://other.example.org/r"):
         assert expected in s.out, expected
     assert "error: no result 2: the query has 1 hit" in s.out
@@ -423,12 +427,41 @@ def test_no_color_means_plain_text_and_color_always_styles(built: Path, tmp_path
     assert "\x1b[" in styled_no.out  # --color always wins over NO_COLOR, as for `search query`
 
 
-def test_without_a_terminal_lines_are_read_from_stdin(built: Path, tmp_path: Path):
+def run_script(built: Path, tmp_path: Path, script: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    env = Env(stdin=io.StringIO("robots\n:provider bbc\nfacebook\n:bogus\n:quit\nnever run\n"),
-              stdout=out, stderr=err, environ={"HOME": str(tmp_path)})
-    assert main(["repl", "--index", str(built)], env) == 0
-    assert result_titles(out.getvalue()) == ["Robots learn to walk in a day",
-                                             "Facebook removes fake accounts"]
-    assert "error: unknown command :bogus" in out.getvalue()
-    assert "never run" not in out.getvalue()
+    env = Env(stdin=io.StringIO(script), stdout=out, stderr=err, environ={"HOME": str(tmp_path)})
+    status = main(["repl", "--index", str(built)], env)
+    return status, out.getvalue(), err.getvalue()
+
+
+def test_without_a_terminal_lines_are_read_from_stdin(built: Path, tmp_path: Path):
+    status, out, err = run_script(built, tmp_path, "robots\n:provider bbc\nfacebook\n:quit\nnever run\n")
+    assert status == 0 and err == ""
+    assert result_titles(out) == ["Robots learn to walk in a day", "Facebook removes fake accounts"]
+    assert "never run" not in out
+
+
+def test_a_script_line_that_fails_goes_to_stderr_and_the_status_is_1(built: Path, tmp_path: Path):
+    status, out, err = run_script(built, tmp_path, ":bogus\nrobots\n:since someday\nnothingmatchesthis\n")
+    assert status == 1
+    assert err.splitlines() == [line for line in err.splitlines() if line.startswith("error: ")]
+    assert "unknown command :bogus" in err and "invalid date 'someday'" in err
+    assert "error" not in out
+    assert result_titles(out) == ["Robots learn to walk in a day"]  # the run went on
+    # a query that finds nothing is not a failure
+    status, _, err = run_script(built, tmp_path, "nothingmatchesthis\n")
+    assert (status, err) == (0, "")
+
+
+def test_a_script_stops_with_status_2_when_the_index_breaks(built: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch):
+    from search.errors import IndexCorruptError
+    from search.searcher import Searcher
+
+    def broken(self: Searcher, request: object) -> None:
+        raise IndexCorruptError(f"{self.index_dir}: cannot read index (EOFError)")
+
+    monkeypatch.setattr(Searcher, "search", broken)
+    status, out, err = run_script(built, tmp_path, "robots\nnever run\n")
+    assert status == 2
+    assert err.count("cannot read index") == 1 and out == ""

@@ -8,10 +8,11 @@ import pytest
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
 
-from search.completion import ReplCompleter, quote_value
 from search.query import QUERY_FIELDS
-from search.repl_controller import COMMAND_NAMES, Controller
-from search.repl_lexer import (
+from search.repl.commands import COMMAND_NAMES
+from search.repl.completion import ReplCompleter, quote_value
+from search.repl.controller import Controller
+from search.repl.lexer import (
     COMMAND,
     FIELD,
     NEGATION,
@@ -56,7 +57,8 @@ def test_colon_offers_every_command_with_its_help():
     assert [c.text for c in got] == list(COMMAND_NAMES)
     assert all(c.display_meta_text for c in got)
     assert texts(":pro") == ["provider"]
-    assert complete(":s") == [("since", -1), ("sort", -1), ("show", -1), ("stats", -1)]
+    assert complete(":s") == [("since", -1), ("sort", -1), ("show", -1), ("stats", -1), ("save", -1),
+                              ("saved", -1)]
 
 
 def test_provider_command_offers_index_names_quoted_when_spaced():
@@ -78,6 +80,48 @@ def test_topic_sort_facets_help_and_date_arguments():
     assert texts(":facets ") == ["provider", "topic", "year"]
     assert "show" in texts(":help sh")
     assert texts(":since 20") == ["2022", "2021", "2019"]
+    assert texts(":since ") == ["today", "yesterday", "7d", "30d", "2w", "3m", "1y", "last week",
+                                "last month", "2022", "2021", "2019"]
+    assert texts(":until la") == ["last week", "last month"]
+    assert texts(":view ") == ["full", "compact"] and texts(":live o") == ["on", "off"]
+
+
+def test_saved_names_after_load_and_save():
+    completer = ReplCompleter(lambda name: VALUES[name], lambda: ["arcwatch", "ai-news"])
+    got = completer.get_completions(Document(":load a"), CompleteEvent(completion_requested=True))
+    assert [c.text for c in got] == ["arcwatch", "ai-news"]
+    got = completer.get_completions(Document(":save arc"), CompleteEvent(completion_requested=True))
+    assert [c.text for c in got] == ["arcwatch"]
+
+
+def tab(text: str, presses: int = 1) -> str:
+    """The line after pressing Tab `presses` times at its end."""
+    from prompt_toolkit.buffer import Buffer
+
+    from search.repl.keys import complete_now
+
+    completer = ReplCompleter(lambda name: VALUES[name])
+    buffer = Buffer(completer=completer)
+    buffer.text = text
+    buffer.cursor_position = len(text)
+    for _ in range(presses):
+        complete_now(buffer, completer)
+    return buffer.text
+
+
+def test_one_tab_inserts_a_unique_completion():
+    assert tab(":prov") == ":provider "  # a command that takes an argument: a space after it
+    assert tab(":sta") == ":stats"
+    assert tab(":provider the g") == ':provider "The Guardian"'
+    assert tab("apps provider:mic") == "apps provider:Microsoft"
+    assert tab(":sort n") == ":sort newest"
+
+
+def test_tab_on_several_candidates_completes_their_common_part_then_cycles():
+    assert tab(":sa") == ":save"  # :save and :saved share "save"
+    assert tab(":s") == ":s"  # nothing in common: the menu opens instead
+    assert tab(":s", presses=2) == ":since"  # the next Tab picks the first
+    assert tab(":zzz") == ":zzz"
 
 
 def test_export_completes_paths(tmp_path: Path):
@@ -85,6 +129,8 @@ def test_export_completes_paths(tmp_path: Path):
     (tmp_path / "other").mkdir()
     assert sorted(texts(f":export {tmp_path}/")) == ["other", "results.csv"]
     assert texts(f":export {tmp_path}/res") == ["ults.csv"]
+    assert texts(":export --") == ["--force"]
+    assert texts(f":export --force {tmp_path}/res") == ["ults.csv"]
 
 
 # ----------------------------------------------------------------- queries

@@ -12,9 +12,13 @@ from conftest import Corpus
 
 from search.indexer import build_index
 from search.output import Style
-from search.repl_controller import (
+from search.repl.commands import resolve_command
+from search.repl.controller import Controller, unquote
+from search.repl.export import ReplError, write_export
+from search.repl.layout import display_rows, page_capacity, reserved_rows
+from search.repl.outcomes import (
     ArticleOutcome,
-    Controller,
+    ConfirmOutcome,
     ExportOutcome,
     HelpOutcome,
     Message,
@@ -22,11 +26,8 @@ from search.repl_controller import (
     QuitOutcome,
     SearchOutcome,
     StatsOutcome,
-    resolve_command,
-    unquote,
 )
-from search.repl_export import ReplError, write_export
-from search.repl_render import RESERVED_ROWS, Renderer, display_rows, hits_that_fit
+from search.repl.render import Renderer
 from search.searcher import Searcher, SearchRequest
 
 
@@ -250,12 +251,12 @@ def test_rendered_pages_fit_the_terminal(corpus: Corpus, index_dir: Path):
                    excerpt="Robots " + "and more words " * 40, url=f"https://example.com/{i}")
     build_index(index_dir, [corpus.root])
     for columns, rows in ((140, 45), (80, 24), (60, 30)):
-        ctl = Controller(index_dir, page_size=lambda rows=rows: hits_that_fit(rows))
+        ctl = Controller(index_dir, page_size=lambda rows=rows: page_capacity(rows))
         renderer = Renderer(Style(False), lambda c=columns, r=rows: (c, r))
         outcome = ctl.handle("robots")
         assert isinstance(outcome, SearchOutcome) and outcome.page.hits
         text = renderer.render(outcome).text
-        assert display_rows(text, columns) <= rows - RESERVED_ROWS, (columns, rows)
+        assert display_rows(text, columns) <= rows - reserved_rows(rows), (columns, rows)
 
 
 def test_long_articles_go_to_the_pager(ctl: Controller):
@@ -265,3 +266,107 @@ def test_long_articles_go_to_the_pager(ctl: Controller):
     big = Renderer(Style(False), lambda: (80, 60)).render(outcome)
     assert small.page and not big.page
     assert small.text == big.text
+
+
+# ----------------------------------------------------------------- REPL v2
+
+
+def test_a_line_being_typed_searches_its_last_word_as_a_prefix():
+    from search.repl.controller import live_query
+
+    assert live_query("cosmos db vulnerab") == ("cosmos db vulnerab", True)
+    assert live_query("cosmos db ") == ("cosmos db", False)
+    assert live_query("cosmos d") == ("cosmos", False)  # one letter says too little yet
+    assert live_query("c") is None and live_query("   ") is None
+    assert live_query(":provider Bleep") is None
+
+
+def test_live_results_use_the_filters_and_a_prefix(ctl: Controller):
+    page = ctl.live("robo", 5)
+    assert page is not None and [h.title for h in page.hits] == ["Robots learn to walk in a day"]
+    assert page.request.prefix_last and page.request.limit == 5
+    ctl.handle(":provider reuters")
+    assert ctl.live("robo", 5).total == 0  # type: ignore[union-attr]
+    assert ctl.state.query is None  # typing never changes the current query
+
+
+def test_picking_a_live_hit_makes_its_query_current_and_shows_it(ctl: Controller):
+    page = ctl.live("power ap", 5)
+    assert page is not None and page.total == 2
+    outcome = ctl.pick(page, 2)
+    assert isinstance(outcome, ArticleOutcome) and outcome.hit.path == page.hits[1].path
+    assert ctl.state.query == "power ap" and ctl.state.prefix_last
+    assert [h.path for h in ctl.state.last.hits] == [h.path for h in page.hits]  # type: ignore[union-attr]
+
+
+def test_paging_goes_on_from_the_last_hit_shown(ctl: Controller):
+    ctl.handle(":sort newest")
+    ctl.handle("*")  # fetches 2 (the page size)
+    ctl.note_shown(1)  # the terminal had room for one
+    second = ctl.handle(":next")
+    assert isinstance(second, SearchOutcome) and second.page.hits[0].rank == 2
+    assert second.number == 2 and second.refine
+    ctl.note_shown(2)
+    third = ctl.handle(":next")
+    assert isinstance(third, SearchOutcome) and third.page.hits[0].rank == 4 and third.number == 3
+    back = ctl.handle(":prev")
+    assert isinstance(back, SearchOutcome) and back.page.hits[0].rank == 2  # where page 2 began
+    assert ctl.handle(":prev").page.hits[0].rank == 1  # type: ignore[union-attr]
+    assert ctl.status().page == 1
+
+
+def test_view_and_live_commands(ctl: Controller):
+    ctl.handle("ai")
+    compact = ctl.handle(":view compact")
+    assert isinstance(compact, SearchOutcome) and compact.compact and compact.refine
+    assert isinstance(ctl.handle(":view full"), SearchOutcome) and ctl.state.view == "full"
+    assert ctl.handle(":view wide").error  # type: ignore[union-attr]
+    assert ctl.handle(":live off").text == "results while typing: off"  # type: ignore[union-attr]
+    assert ctl.state.live is False
+
+
+def test_relative_dates_in_since_and_until(ctl: Controller):
+    import datetime as dt
+
+    today = dt.datetime.now(dt.timezone.utc).date()
+    out = ctl.handle(":since 7d")
+    assert isinstance(out, Message) and not out.error
+    assert ctl.state.filters.since is not None and ctl.state.filters.since.date() == today - dt.timedelta(7)
+    assert ctl.state.since_text == "7d"
+    ctl.handle(":until yesterday")
+    assert ctl.state.filters.until.date() == today - dt.timedelta(1)  # type: ignore[union-attr]
+    ctl.handle(":since last month")
+    assert ctl.state.filters.since.date() <= today - dt.timedelta(28)  # type: ignore[union-attr]
+    ctl.handle(":until")
+    for text in ("2w", "3m", "1y", "today", "last week"):
+        assert not getattr(ctl.handle(f":since {text}"), "error", False), text
+
+
+def test_an_ambiguous_command_lists_its_candidates(ctl: Controller):
+    out = ctl.handle(":s")
+    assert isinstance(out, Message) and out.error
+    assert out.text == "ambiguous command :s: :since :sort :show :stats :save :saved"
+    assert ctl.handle(":sav").text == "ambiguous command :sav: :save :saved"  # type: ignore[union-attr]
+
+
+def test_export_onto_an_existing_file_needs_force(ctl: Controller, tmp_path: Path):
+    target = tmp_path / "mine.csv"
+    target.write_text("keep")
+    ctl.handle("ai")
+    ask = ctl.handle(f":export {target}")
+    assert isinstance(ask, ConfirmOutcome) and target.read_text() == "keep"
+    assert "exists" in ask.question and "not overwritten" in ask.refusal
+    assert isinstance(ctl.handle(ask.yes_line), ExportOutcome)
+    assert target.read_text().startswith("rank,score")
+    target.write_text("again")
+    assert isinstance(ctl.handle(f":export --force {target}"), ExportOutcome)
+    assert isinstance(ctl.handle(":export --force"), Message)
+
+
+def test_the_rendered_page_says_how_many_hits_it_drew(ctl: Controller):
+    outcome = ctl.handle("*")
+    assert isinstance(outcome, SearchOutcome)
+    rendered = Renderer(Style(False), lambda: (80, 40)).render(outcome)
+    assert rendered.shown == len(outcome.page.hits) == 2
+    tiny = Renderer(Style(False), lambda: (80, 6)).render(outcome)  # room for one title
+    assert tiny.shown == 1 and "showing 1–1" in tiny.text and "page 1 of 6" in tiny.text

@@ -1,5 +1,9 @@
 """The REPL as a person meets it: `python -m search repl` in a real
-pseudo-terminal (stdlib `pty`), typed at, and read back from the screen."""
+pseudo-terminal (stdlib `pty`), typed at, and read back from the screen.
+
+`Terminal.text` is everything written, escape codes removed; where the
+layout on screen matters (what is visible now, rows, redraws), the output
+is also fed to a terminal emulator (pyte) and read as `Terminal.display`."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import sys
 import termios
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,17 +32,42 @@ class Terminal:
     """A child process on a pseudo-terminal of a given size."""
 
     def __init__(self, argv: list[str], env: dict[str, str], cwd: Path, rows: int = 30, cols: int = 100):
+        # the size is set before the child starts, so it never sees another
+        fcntl_size = struct.pack("HHHH", rows, cols, 0, 0)
         pid, fd = pty.fork()
         if pid == 0:  # the child: its controlling terminal is the pty
             try:
+                fcntl.ioctl(0, termios.TIOCSWINSZ, fcntl_size)
                 os.chdir(cwd)
                 os.execve(argv[0], argv, env)
             finally:
                 os._exit(127)
         self.pid, self.fd = pid, fd
-        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, fcntl_size)
         self.raw = b""
         self.status: int | None = None
+        self.screen: Any = None
+        self._stream: Any = None
+        try:
+            import pyte
+        except ImportError:
+            pass
+        else:
+            self.screen = pyte.Screen(cols, rows)
+            self._stream = pyte.ByteStream(self.screen)
+
+    @property
+    def display(self) -> list[str]:
+        """The rows on screen now (needs pyte, a test dependency)."""
+        if self.screen is None:
+            pytest.skip("pyte is not installed (pip install -e '.[test]')")
+        return [row.rstrip() for row in self.screen.display]
+
+    def resize(self, rows: int, cols: int) -> None:
+        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        if self.screen is not None:
+            self.screen.resize(rows, cols)
+        os.kill(self.pid, signal.SIGWINCH)
 
     @property
     def text(self) -> str:
@@ -53,10 +83,30 @@ class Terminal:
             data = b""
         if not data:
             raise EOFError
+        if self._stream is not None:
+            self._stream.feed(data)
         if b"\x1b[6n" in data:  # answer prompt_toolkit's cursor-position request
-            os.write(self.fd, b"\x1b[1;1R")
+            if self.screen is not None:
+                y, x = self.screen.cursor.y + 1, self.screen.cursor.x + 1
+                os.write(self.fd, f"\x1b[{y};{x}R".encode())
+            else:
+                os.write(self.fd, b"\x1b[1;1R")
         self.raw += data
         return True
+
+    def expect_screen(self, check: Any, timeout: float = 20.0) -> list[str]:
+        """Wait until `check(rows)` is true of the screen; returns the rows."""
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = self.display
+            if check(rows):
+                return rows
+            if time.monotonic() > deadline:
+                raise AssertionError("the screen never got there; it shows:\n" + "\n".join(rows))
+            try:
+                self._read(0.05)
+            except EOFError as exc:
+                raise AssertionError("process ended; screen:\n" + "\n".join(rows)) from exc
 
     def expect(self, pattern: str, timeout: float = 20.0, since: int = 0) -> re.Match[str]:
         deadline = time.monotonic() + timeout

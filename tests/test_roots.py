@@ -9,7 +9,8 @@ from pathlib import Path
 
 from conftest import Corpus
 
-from search.cli import Env, main
+from search.cli import main
+from search.env import Env
 
 
 def cli(*argv: str) -> tuple[int, str, str]:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import Corpus
 
-from search.cli import Env, main
+from search.cli import main
+from search.env import Env
 from search.errors import NotInIndexError
 from search.indexer import build_index
 from search.query import Filters

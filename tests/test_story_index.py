@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import Corpus
 
-from search.cli import Env, main
+from search.cli import main
+from search.env import Env
 from search.indexer import build_index
 from search.searcher import Searcher, SearchRequest
 from search.story_store import STORY_FILE

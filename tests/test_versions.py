@@ -10,7 +10,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 import search
-from search.cli import Env, main
+from search.cli import main
+from search.env import Env
 from search.versions import Versions, whoosh_distribution
 
 

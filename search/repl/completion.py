@@ -4,7 +4,9 @@ What is offered depends on where the cursor is:
 
 - after `:` at the start of the line: command names (with their help);
 - after `:provider ` / `:topic `: provider / topic names from the index;
-  after `:sort `, `:facets `, `:help `: their choices; after `:export `: paths;
+  after `:sort `, `:facets `, `:help `, `:view `, `:live `: their choices;
+  after `:since ` / `:until `: relative dates and the index's years;
+  after `:load ` / `:save `: saved search names; after `:export `: paths;
 - in a query, after `provider:` (or its aliases `source:`, `site:`) and
   `topic:` / `topics:` (aliases `tag:`, `tags:`): names from the index;
   after `year:`: years;
@@ -26,10 +28,10 @@ from typing import Any
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
 from prompt_toolkit.document import Document
 
-from .output import escape_control
-from .query import FIELD_ALIASES, QUERY_FIELDS
-from .repl_controller import ALIASES, COMMANDS, resolve_command
-from .searcher import FACETS, SORTS
+from ..output import escape_control
+from ..query import FIELD_ALIASES, QUERY_FIELDS
+from ..searcher import FACETS, SORTS
+from .commands import ALIASES, COMMANDS, resolve_command
 
 #: query field name (as typed) → the facet whose values complete it
 VALUE_FIELDS = {"provider": "provider", "topic": "topic", "topics": "topic", "year": "year"}
@@ -47,6 +49,9 @@ _WORD = re.compile(r"(?:^|(?<=[\s(+\-!]))([A-Za-z_]\w*)$")
 _PLAIN = re.compile(r"[\w.&'-]+")
 
 ValuesFn = Callable[[str], Sequence[Any]]  # facet name → [FacetValue(value, count)]
+
+#: relative dates offered after :since / :until (any count works: 10d, 6w…)
+RELATIVE_DATES = ("today", "yesterday", "7d", "30d", "2w", "3m", "1y", "last week", "last month")
 
 
 def quote_value(value: str) -> str:
@@ -71,8 +76,9 @@ class ReplCompleter(Completer):
     """The REPL's completer; `values(name)` lists a facet's values (most
     common first) and may raise when there is no index yet."""
 
-    def __init__(self, values: ValuesFn) -> None:
+    def __init__(self, values: ValuesFn, saved: Callable[[], Sequence[str]] = lambda: ()) -> None:
         self._values = values
+        self._saved = saved
         self._paths = PathCompleter(expanduser=True)
 
     def _facet_values(self, name: str) -> Sequence[Any]:
@@ -110,16 +116,30 @@ class ReplCompleter(Completer):
             yield from self._choices(FACETS, arg)
         elif command == "help":
             yield from self._choices([c.name for c in COMMANDS] + list(ALIASES), arg)
+        elif command == "view":
+            yield from self._choices(("full", "compact"), arg)
+        elif command == "live":
+            yield from self._choices(("on", "off"), arg)
         elif command in ("since", "until"):
             years = sorted((str(v.value) for v in self._facet_values("year")), reverse=True)
-            yield from self._choices(years, arg)
+            yield from self._choices([*RELATIVE_DATES, *years], arg)
+        elif command in ("load", "save"):
+            try:
+                names = list(self._saved())
+            except Exception:  # noqa: BLE001 - a broken file completes nothing
+                names = []
+            yield from self._choices(names, arg, fold=False)
         elif command == "export":
-            yield from self._paths.get_completions(Document(arg, len(arg)), event)
+            if arg.startswith("-") or not arg:
+                yield from self._choices(("--force",), arg)
+            path = arg.removeprefix("--force").lstrip()
+            if not path.startswith("-"):
+                yield from self._paths.get_completions(Document(path, len(path)), event)
 
     @staticmethod
-    def _choices(choices: Iterable[str], typed: str) -> Iterable[Completion]:
+    def _choices(choices: Iterable[str], typed: str, fold: bool = True) -> Iterable[Completion]:
         for choice in choices:
-            if choice.startswith(typed.lower()):
+            if choice.startswith(typed.lower() if fold else typed):
                 yield Completion(choice, -len(typed))
 
     # -- queries

@@ -3,9 +3,11 @@
 Like litecli's and pgcli's executors, nothing here knows about the terminal
 or prompt_toolkit: `Controller.handle(line)` runs a query or a `:command`
 against the shared search API (`Searcher`/`SearchRequest`, the same calls
-as `search query`) and returns a plain data object (`SearchOutcome`,
-`ArticleOutcome`, `Message`…). `repl_render` turns those into text and
-`repl` shows them, so almost all behaviour is testable without a terminal.
+as `search query`) and returns a plain data object from `outcomes`
+(`SearchOutcome`, `ArticleOutcome`, `Message`…). `render` turns those into
+text and `session` shows them, so almost all behaviour is testable without
+a terminal. The article commands (`:show`, `:open`, `:export`, saved
+searches) are in `articles.py`.
 """
 
 from __future__ import annotations
@@ -13,17 +15,31 @@ from __future__ import annotations
 import difflib
 import math
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import SearchError, SkipFile
-from .facet_values import closest_values
-from .query import Filters, parse_date_bound
-from .repl_export import ReplError, write_export
-from .repl_lexer import split_command
-from .searcher import FACETS, SORTS, FacetValue, Hit, IndexStats, ResultPage, Searcher, SearchRequest
+from ..errors import SearchError, SkipFile
+from ..facet_values import closest_values
+from ..query import Filters, parse_date_bound
+from ..searcher import FACETS, SORTS, FacetValue, ResultPage, Searcher, SearchRequest
+from .articles import ArticleCommands, default_opener, positive
+from .commands import COMMAND_NAMES, COMMANDS, candidates, resolve_command
+from .export import ReplError
+from .layout import page_numbers
+from .lexer import split_command
+from .outcomes import (
+    HelpOutcome,
+    Message,
+    NothingOutcome,
+    Outcome,
+    QuitOutcome,
+    SearchOutcome,
+    StatsOutcome,
+    Suggestion,
+)
+from .saved import SavedSearches
 
 #: facet values shown under a result page (the rest are summed up as "+N more")
 FACET_SIZE = 10
@@ -31,122 +47,9 @@ FACET_SIZE = 10
 FEW_HITS = 3
 #: upper bound of :limit, so one page cannot flood the terminal for minutes
 MAX_PAGE = 500
-URL_SCHEMES = ("http://", "https://")
-
-
-# ----------------------------------------------------------------- commands
-
-
-@dataclass(frozen=True)
-class Command:
-    name: str
-    args: str
-    help: str
-
-
-COMMANDS: tuple[Command, ...] = (
-    Command("help", "[COMMAND]", "list the commands, or describe one"),
-    Command("provider", "[NAME]", "add a provider filter (several: any of them); alone: clear them"),
-    Command("topic", "[NAME]", "add a topic filter (several: any of them); alone: clear them"),
-    Command("since", "[DATE]", "only articles published on or after DATE (2022, 2022-04, 2022-04-18)"),
-    Command("until", "[DATE]", "only articles published on or before DATE; alone: clear"),
-    Command("clear", "", "drop every filter"),
-    Command("sort", "relevance|newest|oldest|quality", "order of the results"),
-    Command("next", "", "next page of results"),
-    Command("prev", "", "previous page of results"),
-    Command("page", "N", "go to page N"),
-    Command("limit", "[N]", "results per page; alone: as many as fit the terminal"),
-    Command("show", "N", "the whole article N: every field, URL, related coverage"),
-    Command("open", "N", "open the URL of article N in the web browser"),
-    Command("facets", "provider|topic|year", "which counts to show under the results"),
-    Command("stats", "", "index statistics"),
-    Command("export", "FILE", "write every result of the query to FILE (.jsonl or .csv)"),
-    Command("quit", "", "leave the REPL (Ctrl-D does too)"),
-)
-COMMAND_NAMES = tuple(c.name for c in COMMANDS)
-ALIASES = {"q": "quit", "exit": "quit", "h": "help", "?": "help", "n": "next", "p": "prev",
-           "facet": "facets", "filter": "provider"}
-
-
-def resolve_command(name: str) -> str | None:
-    """The command a typed name means: exact, alias, or unambiguous prefix."""
-    name = name.lower()
-    if name in COMMAND_NAMES:
-        return name
-    if name in ALIASES:
-        return ALIASES[name]
-    matches = [c for c in COMMAND_NAMES if c.startswith(name)] if name else []
-    return matches[0] if len(matches) == 1 else None
-
-
-# ----------------------------------------------------------------- outcomes
-
-
-@dataclass(frozen=True)
-class Message:
-    text: str
-    error: bool = False
-
-
-@dataclass(frozen=True)
-class Suggestion:
-    """A corrected query and how many hits it would find."""
-
-    query: str
-    total: int
-
-
-@dataclass(frozen=True)
-class SearchOutcome:
-    page: ResultPage
-    suggestion: Suggestion | None = None
-    note: str = ""
-    filters: str = ""  # the active filters, described, for a "no hits" hint
-
-
-@dataclass(frozen=True)
-class HelpOutcome:
-    commands: tuple[Command, ...]
-    detail: bool = False  # one command asked for: show its aliases too
-
-
-@dataclass(frozen=True)
-class StatsOutcome:
-    stats: IndexStats
-
-
-@dataclass(frozen=True)
-class ArticleOutcome:
-    hit: Hit
-    article: Any | None  # documents.Article, or None when the file is unreadable
-    problem: str = ""
-
-
-@dataclass(frozen=True)
-class OpenOutcome:
-    url: str
-    opened: bool
-
-
-@dataclass(frozen=True)
-class ExportOutcome:
-    path: Path
-    count: int
-    format: str
-
-
-@dataclass(frozen=True)
-class QuitOutcome:
-    pass
-
-
-@dataclass(frozen=True)
-class NothingOutcome:
-    pass
-
-
-Outcome = (Message | SearchOutcome | HelpOutcome | StatsOutcome | ArticleOutcome | OpenOutcome
-           | ExportOutcome | QuitOutcome | NothingOutcome)
+#: a last word shorter than this is not searched while typing: as a prefix
+#: it matches a large share of the vocabulary and says little
+LIVE_MIN_PREFIX = 2
 
 
 # ----------------------------------------------------------------- state
@@ -157,11 +60,22 @@ class State:
     """What the session remembers between lines."""
 
     query: str | None = None
+    #: the query's last word is a prefix (a hit picked from the live list)
+    prefix_last: bool = False
     filters: Filters = field(default_factory=Filters)
+    #: the date bounds as typed, so a saved `7d` stays relative
+    since_text: str = ""
+    until_text: str = ""
     sort: str = "relevance"
     offset: int = 0
+    #: hits the last page showed (the renderer decides); paging moves by it
+    shown: int | None = None
+    #: offsets of the pages before this one (PageUp goes back through them)
+    back: list[int] = field(default_factory=list)
     limit: int | None = None  # None: as many as fit the terminal
     facet: str = "provider"
+    view: str = "full"  # full | compact
+    live: bool = True
     last: ResultPage | None = None
 
 
@@ -200,38 +114,40 @@ def unquote(text: str) -> str:
     return text.strip()
 
 
-def default_opener(url: str) -> bool:
-    """Open `url` in a web browser; False when this machine has none."""
-    import webbrowser
-
-    try:
-        browser = webbrowser.get()
-    except webbrowser.Error:
-        return False
-    try:
-        return bool(browser.open(url))
-    except (OSError, webbrowser.Error):
-        return False
+def live_query(text: str) -> tuple[str, bool] | None:
+    """What to search for a line still being typed: (query, last word is a
+    prefix), or None for a command line or too little text. A last word of
+    one letter is left out until the next letter comes."""
+    if not text.strip() or text.lstrip().startswith(":"):
+        return None
+    if text[-1].isspace():
+        return text.strip(), False
+    head, _, last = text.rstrip().rpartition(" ")
+    if len(last) < LIVE_MIN_PREFIX:
+        return (head.strip(), False) if head.strip() else None
+    return text.strip(), True
 
 
 # ----------------------------------------------------------------- controller
 
 
-class Controller:
+class Controller(ArticleCommands):
     """Runs REPL lines against one index.
 
-    `page_size` says how many hits fit the terminal (used while no :limit is
-    set); `opener` opens URLs (injected so tests never start a browser).
-    Every use of the searcher goes through `lock`, because the completer and
-    a start-up warm-up thread share it with the main loop.
+    `page_size` says how many hits to fetch for a page (used while no :limit
+    is set); `opener` opens URLs (injected so tests never start a browser);
+    `saved` is the saved-searches file. Every use of the searcher goes
+    through `lock`, because the completer, the live list and a start-up
+    warm-up thread share it with the main loop.
     """
 
     def __init__(self, index_dir: Path, page_size: Callable[[], int] = lambda: 10,
                  opener: Callable[[str], bool] = default_opener,
-                 searcher: Searcher | None = None) -> None:
+                 searcher: Searcher | None = None, saved: SavedSearches | None = None) -> None:
         self.searcher = searcher or Searcher(Path(index_dir))
         self.state = State()
         self.lock = threading.RLock()
+        self.saved = saved or SavedSearches(None)
         self._page_size = page_size
         self._opener = opener
         self._values: dict[str, list[FacetValue]] = {}
@@ -240,14 +156,17 @@ class Controller:
     # -- cached facts (completion, toolbar)
 
     def warm_up(self) -> None:
-        """Open the index and load completion values; run off the main
-        thread right after the first prompt is drawn, so the prompt is not
-        kept waiting. Errors are left for the first query to report."""
+        """Open the index and load completion values and the vocabulary that
+        typing searches; run off the main thread right after the first
+        prompt is drawn, so the prompt is not kept waiting. Errors are left
+        for the first query to report."""
         try:
             with self.lock:
                 self._documents = self.searcher.document_count()
                 for name in ("provider", "topic"):
                     self.values(name)
+                self.searcher.search(SearchRequest("th", limit=1, facets=(), highlight=False,
+                                                   prefix_last=True))
         except Exception:  # noqa: BLE001 - the first query reports the problem
             pass
 
@@ -258,6 +177,12 @@ class Controller:
                 self._values[name] = self.searcher.values(name)
             return self._values[name]
 
+    def saved_names(self) -> list[str]:
+        try:
+            return [s.name for s in self.saved.all()]
+        except SearchError:
+            return []
+
     def status(self) -> Status:
         st = self.state
         page = pages = 0
@@ -265,14 +190,18 @@ class Controller:
         if st.last is not None:
             req = st.last.request
             total, took = st.last.total, st.last.took_ms
-            if req.limit:
-                page = req.offset // req.limit + 1
-                pages = math.ceil(st.last.total / req.limit)
+            per = st.shown or req.limit
+            if per:
+                page, pages = page_numbers(len(st.back) + 1, req.offset, per, st.last.total)
         return Status(describe_filters(st.filters), st.sort, page, pages, total, took, self._documents)
 
     @property
     def limit(self) -> int:
         return self.state.limit or max(1, self._page_size())
+
+    def note_shown(self, count: int) -> None:
+        """The renderer drew `count` hits of the last page: paging goes on from there."""
+        self.state.shown = max(1, count)
 
     # -- dispatch
 
@@ -289,16 +218,19 @@ class Controller:
             name, arg = parts
             command = resolve_command(name)
             if command is None:
-                return Message(self._unknown(name), error=True)
+                return Message(self._unknown(name), error=True, kind="usage")
             handler: Callable[[str], Outcome] = getattr(self, "cmd_" + command)
             return handler(arg)
         except SearchError as exc:
-            return Message(str(exc), error=True)
+            return Message(str(exc), error=True, kind=exc.kind)
         except SkipFile as exc:
             return Message(f"cannot read the article: {exc}", error=True)
 
     @staticmethod
     def _unknown(name: str) -> str:
+        several = candidates(name)
+        if len(several) > 1:
+            return f"ambiguous command :{name}: {' '.join(':' + c for c in several)}"
         close = difflib.get_close_matches(name.lower(), COMMAND_NAMES, n=1)
         hint = f"did you mean :{close[0]}? " if close else ""
         return f"unknown command :{name}; {hint}(:help lists the commands)"
@@ -309,7 +241,7 @@ class Controller:
         st = self.state
         request = SearchRequest(query=st.query or "*", filters=st.filters, sort=st.sort,
                                 limit=self.limit, offset=st.offset, facets=(st.facet,),
-                                facet_size=FACET_SIZE)
+                                facet_size=FACET_SIZE, prefix_last=st.prefix_last)
         return replace(request, **changes) if changes else request
 
     def _search(self, request: SearchRequest) -> ResultPage:
@@ -321,25 +253,35 @@ class Controller:
             self._values.clear()
         return page
 
-    def run_query(self, text: str) -> SearchOutcome:
-        self.state.query = text
-        self.state.offset = 0
-        page = self._search(self._request())
+    def _outcome(self, page: ResultPage, suggestion: Suggestion | None = None, note: str = "",
+                 refine: bool = False) -> SearchOutcome:
         self.state.last = page
-        return SearchOutcome(page, self._suggest(page), filters=describe_filters(self.state.filters))
+        self.state.shown = None
+        return SearchOutcome(page, suggestion, note, describe_filters(self.state.filters), refine,
+                             compact=self.state.view == "compact", everything=self.state.limit is not None,
+                             number=len(self.state.back) + 1)
+
+    def run_query(self, text: str, prefix_last: bool = False) -> SearchOutcome:
+        self.state.query = text
+        self.state.prefix_last = prefix_last
+        self._reset_paging()
+        page = self._search(self._request())
+        return self._outcome(page, self._suggest(page))
+
+    def _reset_paging(self) -> None:
+        self.state.offset = 0
+        self.state.back = []
 
     def _rerun(self, note: str) -> Outcome:
         """Show the current query again after a change of filters, sort or page."""
         if self.state.query is None:
             return Message(note + " (applies to the next query)")
-        page = self._search(self._request())
-        self.state.last = page
-        return SearchOutcome(page, None, note, describe_filters(self.state.filters))
+        return self._outcome(self._search(self._request()), None, note, refine=True)
 
     def _suggest(self, page: ResultPage) -> Suggestion | None:
         """'Did you mean': a corrected query that finds more than this one."""
         text = page.request.query
-        if text.strip() in ("", "*"):
+        if text.strip() in ("", "*") or page.request.prefix_last:
             return None
         try:
             with self.lock:
@@ -352,6 +294,30 @@ class Controller:
         total = self._search(replace(page.request, query=fixed, limit=0, offset=0, facets=(),
                                      highlight=False)).total
         return Suggestion(fixed, total) if total > page.total else None
+
+    # -- results while typing
+
+    def live(self, text: str, limit: int) -> ResultPage | None:
+        """The top `limit` hits for a line still being typed, with the
+        current filters and sort (its last word a prefix), or None when the
+        line is a command or too short. Runs on the live-list thread."""
+        wanted = live_query(text)
+        if wanted is None:
+            return None
+        query, prefix = wanted
+        request = self._request(query=query, prefix_last=prefix, limit=limit, offset=0, facets=(),
+                                highlight=False, facet_size=0)
+        with self.lock:
+            return self.searcher.search(request)
+
+    def pick(self, page: ResultPage, rank: int) -> Outcome:
+        """Enter on hit `rank` of a live list: its query (as typed, the last
+        word a prefix) becomes the current query, and the hit is shown."""
+        try:
+            self.run_query(page.request.query, prefix_last=page.request.prefix_last)
+            return self.cmd_show(str(rank))
+        except SearchError as exc:
+            return Message(str(exc), error=True, kind=exc.kind)
 
     # -- commands: filters
 
@@ -378,12 +344,12 @@ class Controller:
         current: tuple[str, ...] = getattr(self.state.filters, attr)
         if not name:
             self.state.filters = replace(self.state.filters, **{attr: ()})
-            self.state.offset = 0
+            self._reset_paging()
             return self._rerun(f"{kind} filter cleared")
         label = self._known_value(kind, name)
         if label not in current:
             self.state.filters = replace(self.state.filters, **{attr: (*current, label)})
-        self.state.offset = 0
+        self._reset_paging()
         return self._rerun(f"{kind} filter: {' | '.join(getattr(self.state.filters, attr))}")
 
     def cmd_since(self, arg: str) -> Outcome:
@@ -398,15 +364,20 @@ class Controller:
         if filters.since and filters.until and filters.since > filters.until:
             raise ReplError(f":since {filters.since.date()} is after :until {filters.until.date()}")
         self.state.filters = filters
-        self.state.offset = 0
-        return self._rerun(f"{which} {value.date().isoformat()}" if value else f"{which} cleared")
+        setattr(self.state, which + "_text", arg if value else "")
+        self._reset_paging()
+        if value is None:
+            return self._rerun(f"{which} cleared")
+        typed = "" if arg == value.date().isoformat() else f" ({arg})"
+        return self._rerun(f"{which} {value.date().isoformat()}{typed}")
 
     def cmd_clear(self, arg: str) -> Outcome:
         self.state.filters = Filters()
-        self.state.offset = 0
+        self.state.since_text = self.state.until_text = ""
+        self._reset_paging()
         return self._rerun("filters cleared")
 
-    # -- commands: order and paging
+    # -- commands: order, paging, view
 
     def cmd_sort(self, arg: str) -> Outcome:
         choice = arg.strip().lower()
@@ -414,7 +385,7 @@ class Controller:
         if len(matches) != 1:
             raise ReplError(f"usage: :sort {'|'.join(SORTS)} (now {self.state.sort})")
         self.state.sort = matches[0]
-        self.state.offset = 0
+        self._reset_paging()
         return self._rerun(f"sorted by {self.state.sort}")
 
     def _need_results(self) -> ResultPage:
@@ -422,43 +393,77 @@ class Controller:
             raise ReplError("no query yet: type a query first")
         return self.state.last
 
+    @property
+    def per_page(self) -> int:
+        """Hits per page: what the last page showed, else what it fetched."""
+        return self.state.shown or self.limit
+
     def _goto(self, offset: int) -> Outcome:
         last = self._need_results()
         if offset < 0 or (offset >= last.total and offset > 0):
-            pages = max(1, math.ceil(last.total / self.limit))
+            pages = max(1, math.ceil(last.total / self.per_page))
             raise ReplError(f"no such page: the results have {pages} page{'s' * (pages != 1)}")
         self.state.offset = offset
         return self._rerun("")
 
     def cmd_next(self, arg: str) -> Outcome:
         last = self._need_results()
-        if self.state.offset + self.limit >= last.total:
+        start = self.state.offset + self.per_page
+        if start >= last.total:
             raise ReplError("already on the last page")
-        return self._goto(self.state.offset + self.limit)
+        # by rank: the next page starts right after the last hit shown,
+        # whatever the terminal's size is now
+        self.state.back.append(self.state.offset)
+        return self._goto(start)
 
     def cmd_prev(self, arg: str) -> Outcome:
         self._need_results()
         if self.state.offset == 0:
             raise ReplError("already on the first page")
-        return self._goto(max(0, self.state.offset - self.limit))
+        back = self.state.back
+        if back and back[-1] < self.state.offset:
+            offset = back.pop()
+        else:
+            offset = max(0, self.state.offset - self.per_page)
+        return self._goto(offset)
 
     def cmd_page(self, arg: str) -> Outcome:
-        number = _positive(arg, "usage: :page N (a page number, 1 is the first)")
-        return self._goto((number - 1) * self.limit)
+        number = positive(arg, "usage: :page N (a page number, 1 is the first)")
+        per = self.per_page
+        self._need_results()
+        self.state.back = [n * per for n in range(number - 1)]
+        return self._goto((number - 1) * per)
 
     def cmd_limit(self, arg: str) -> Outcome:
         if not arg.strip():
             self.state.limit = None
-            note = f"page size: fits the terminal ({self.limit})"
+            note = f"page size: fits the terminal (up to {self.limit})"
         else:
-            number = _positive(arg, f"usage: :limit N (1 to {MAX_PAGE}), or :limit alone to fit the terminal")
+            number = positive(arg, f"usage: :limit N (1 to {MAX_PAGE}), or :limit alone to fit the terminal")
             if number > MAX_PAGE:
                 raise ReplError(f"limit must be between 1 and {MAX_PAGE}")
             self.state.limit = number
             note = f"page size: {number}"
         # keep the first hit of the current page in view
-        self.state.offset = self.state.offset // self.limit * self.limit
+        before = self.state.offset // self.limit
+        self.state.offset = before * self.limit
+        self.state.back = [n * self.limit for n in range(before)]
         return self._rerun(note)
+
+    def cmd_view(self, arg: str) -> Outcome:
+        choice = arg.strip().lower()
+        matches = [v for v in ("full", "compact") if v.startswith(choice)] if choice else []
+        if len(matches) != 1:
+            raise ReplError(f"usage: :view full|compact (now {self.state.view})")
+        self.state.view = matches[0]
+        return self._rerun(f"view: {self.state.view}")
+
+    def cmd_live(self, arg: str) -> Outcome:
+        choice = arg.strip().lower()
+        if choice not in ("on", "off"):
+            raise ReplError(f"usage: :live on|off (now {'on' if self.state.live else 'off'})")
+        self.state.live = choice == "on"
+        return Message(f"results while typing: {choice}")
 
     def cmd_facets(self, arg: str) -> Outcome:
         choice = arg.strip().lower()
@@ -466,41 +471,6 @@ class Controller:
             raise ReplError(f"usage: :facets {'|'.join(FACETS)} (now {self.state.facet})")
         self.state.facet = choice
         return self._rerun(f"facet: {choice}")
-
-    # -- commands: articles
-
-    def hit(self, rank_text: str, usage: str) -> Hit:
-        """Result number N of the current query (any page, not only this one)."""
-        rank = _positive(rank_text, usage)
-        last = self._need_results()
-        for hit in last.hits:
-            if hit.rank == rank:
-                return hit
-        if rank > last.total:
-            raise ReplError(f"no result {rank}: the query has {last.total} hit{'s' * (last.total != 1)}")
-        page = self._search(self._request(offset=rank - 1, limit=1, facets=()))
-        if not page.hits:
-            raise ReplError(f"no result {rank}")
-        return page.hits[0]
-
-    def cmd_show(self, arg: str) -> Outcome:
-        hit = self.hit(arg, "usage: :show N (a result number)")
-        try:
-            article = self.searcher.article(hit)
-        except SkipFile as exc:
-            return ArticleOutcome(hit, None, f"the file cannot be read any more: {exc}")
-        return ArticleOutcome(hit, article)
-
-    def cmd_open(self, arg: str) -> Outcome:
-        hit = self.hit(arg, "usage: :open N (a result number)")
-        url = hit.url.strip()
-        if not url:
-            raise ReplError(f"result {hit.rank} has no URL")
-        # corpus text is untrusted: never hand a file:, javascript: or other
-        # scheme to the browser
-        if not url.lower().startswith(URL_SCHEMES):
-            raise ReplError(f"result {hit.rank} has no web URL (not opening {url[:80]!r})")
-        return OpenOutcome(url, self._opener(url))
 
     # -- commands: the rest
 
@@ -510,7 +480,7 @@ class Controller:
             return HelpOutcome(COMMANDS)
         command = resolve_command(name)
         if command is None:
-            return Message(self._unknown(name), error=True)
+            return Message(self._unknown(name), error=True, kind="usage")
         return HelpOutcome(tuple(c for c in COMMANDS if c.name == command), detail=True)
 
     def cmd_stats(self, arg: str) -> Outcome:
@@ -519,36 +489,3 @@ class Controller:
 
     def cmd_quit(self, arg: str) -> Outcome:
         return QuitOutcome()
-
-    def cmd_export(self, arg: str) -> Outcome:
-        target = unquote(arg)
-        if not target:
-            raise ReplError("usage: :export FILE (FILE ending in .jsonl or .csv)")
-        self._need_results()
-        path = Path(target).expanduser()
-        fmt = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}.get(path.suffix.lower())
-        if fmt is None:
-            raise ReplError(f"{target}: name the file .jsonl (JSON Lines) or .csv")
-        if path.is_dir():
-            raise ReplError(f"{target}: is a folder")
-        request = self._request(offset=0, limit=500, facets=(), facet_size=0, highlight=False)
-        with self.lock:
-            scored = (request.sort == "relevance"
-                      and not self.searcher.parse(request.query, request.match).is_match_all())
-            count = write_export(path, fmt, self._all_hits(request), scored)
-        return ExportOutcome(path, count, fmt)
-
-    def _all_hits(self, request: SearchRequest) -> Iterable[Hit]:
-        from .searcher import iter_all
-
-        return iter_all(self.searcher, request)
-
-
-def _positive(text: str, usage: str) -> int:
-    try:
-        number = int(text.strip())
-    except ValueError:
-        raise ReplError(usage) from None
-    if number < 1:
-        raise ReplError(usage)
-    return number

@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .errors import SearchError
-from .searcher import Hit
+from ..errors import SearchError
+from ..searcher import Hit
 
 
 class ReplError(SearchError):
@@ -39,7 +39,7 @@ def _csv_cell(value: Any) -> str:
 def write_export(path: Path, fmt: str, hits: Iterable[Hit], scored: bool) -> int:
     """Write hits as JSON Lines or CSV; the file appears complete or not at
     all (written beside it, then renamed), also when Ctrl-C stops the run."""
-    from .output import dumps, hit_dict
+    from ..output import dumps, hit_dict
 
     parent = path.parent if str(path.parent) else Path(".")
     try:
