@@ -385,8 +385,7 @@ def indexed_stamps(reader: Any) -> dict[str, tuple[int, bytes]]:
     """uid → (docnum, stamp) for every live document.
 
     Reads each segment's columns whole: periodic commits leave several
-    segments, and per-document lookups through a multi-segment reader cost
-    a dispatch each.
+    segments, and per-document lookups cost a file seek each.
     """
     if reader.doc_count_all() == 0:
         return {}  # an empty index's reader has no columns at all
@@ -394,12 +393,12 @@ def indexed_stamps(reader: Any) -> dict[str, tuple[int, bytes]]:
     for leaf, base in wa.leaves(reader):
         if leaf.doc_count_all() == 0:
             continue
-        uids = list(leaf.column_reader("uid"))
-        stamps = list(leaf.column_reader("stamp"))
-        for docnum in leaf.all_doc_ids():
-            uid = uids[docnum]
-            uid = uid.decode() if isinstance(uid, bytes) else uid
-            out[uid] = (base + docnum, stamps[docnum])
+        uids = wa.bytes_column(leaf, "uid")
+        stamps = wa.bytes_column(leaf, "stamp")
+        deleted = set(wa.deleted_docs(leaf).tolist())
+        for docnum, (uid, stamp) in enumerate(zip(uids, stamps, strict=True)):
+            if docnum not in deleted:
+                out[uid.decode()] = (base + docnum, stamp)
     return out
 
 

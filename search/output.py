@@ -340,7 +340,7 @@ def render_summary(page: ResultPage, style: Style) -> str:
     shown = len(page.hits)
     if page.total == 0:
         return style.bold("no hits") + style.dim(f" ({page.took_ms:.1f} ms)")
-    if page.stories is not None:
+    if page.stories is not None and page.stories != page.total:
         noun = "story" if page.stories == 1 else "stories"
         articles = "article" if page.total == 1 else "articles"
         first, last = req.offset + 1, req.offset + shown

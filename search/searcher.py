@@ -268,6 +268,27 @@ class Searcher:
                               lambda _docnum: {"title": wanted, "excerpt": wanted}, started)
         return replace(page, source=stored.get("path", path), source_title=source.title)
 
+    def story(self, path: str) -> tuple[Hit, ...]:
+        """Every indexed article of the story of the article at `path` (as
+        for `find`), oldest first and ranked 1..n, the article included; the
+        article alone when it has no story or the index has no stories yet.
+        Raises NotInIndexError."""
+        from . import story_groups
+
+        try:
+            arrays = self.arrays()
+            docnum = self.find(path)
+            stories = story_groups.labels(arrays)
+            docs = story_groups.members_of(arrays, stories, docnum) if stories is not None else [docnum]
+            return tuple(
+                self._hit(arrays.searcher, arrays, d, 0.0, rank, {},
+                          story_groups.info(arrays, stories, d, None) if stories is not None else None)
+                for rank, d in enumerate(docs, 1))
+        except (UsageError, NotInIndexError, KeyboardInterrupt):
+            raise
+        except INDEX_DAMAGE as exc:
+            raise damaged(self.index_dir, exc) from None
+
     def find(self, path: str) -> int:
         """The document number of an indexed article: `path` as printed in
         a hit (relative to its corpus folder), or a file path under one of

@@ -88,6 +88,16 @@ def _members(arrays: IndexArrays, story: StoryLabels) -> tuple[np.ndarray, np.nd
     return arrays.memo("story:members", make)
 
 
+def members_of(arrays: IndexArrays, story: StoryLabels, docnum: int) -> list[int]:
+    """Every live document of `docnum`'s story, oldest first (undated last);
+    `[docnum]` alone when it has no story."""
+    label = int(story.label[docnum])
+    if label < 0:
+        return [docnum]
+    order, starts = _members(arrays, story)
+    return [int(d) for d in order[starts[label] : starts[label + 1]].tolist()]
+
+
 def _sizes(arrays: IndexArrays, story: StoryLabels) -> np.ndarray:
     """Live articles per story."""
     return arrays.memo("story:sizes", lambda: np.bincount(

@@ -113,12 +113,12 @@ def finish(index_dir: Path, ix: Any, run: StoryRun) -> None:
     from .durable import atomic_write
     from .stories import StoryIndex
 
-    with ix.reader() as reader:
-        generation = int(reader.generation() or 0)
-        uids = _uids(reader)
+    generation = int(ix.latest_generation() or 0)
     target = labels_path(index_dir, generation)
     if not run.changed() and target.is_file():
         return
+    with ix.reader() as reader:
+        uids = _uids(reader)
     if run.base is None:
         stories_index = StoryIndex.build(run.upserted.values())
     else:
@@ -148,10 +148,10 @@ def _uids(reader: Any) -> list[str | None]:
     for leaf, offset in wa.leaves(reader):
         if leaf.doc_count_all() == 0:
             continue
-        column = list(leaf.column_reader("uid"))
-        for docnum in leaf.all_doc_ids():
-            value = column[docnum]
-            out[offset + docnum] = value.decode() if isinstance(value, bytes) else value
+        deleted = set(wa.deleted_docs(leaf).tolist())
+        for docnum, value in enumerate(wa.bytes_column(leaf, "uid")):
+            if docnum not in deleted:
+                out[offset + docnum] = value.decode()
     return out
 
 

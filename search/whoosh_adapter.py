@@ -114,6 +114,27 @@ def ref_column(leaf: Any, name: str, use_fast: bool | None = None) -> tuple[np.n
     return np.array([index[v] for v in values], dtype=np.int64), uniques
 
 
+def bytes_column(leaf: Any, name: str, use_fast: bool | None = None) -> list[bytes]:
+    """A VarBytesColumn of one segment: each document's raw value (b"" when
+    it has none), deleted documents included. Read in one piece: per-document
+    reads cost a file seek each (a second for two columns at 100,000 articles)."""
+    count = leaf.doc_count_all()
+    if not leaf.has_column(name) or count == 0:
+        return [b""] * count
+    cr = leaf.column_reader(name, translate=False)
+    if _use_fast(use_fast):
+        try:
+            lengths = np.asarray(cr._lengths, dtype=np.int64)
+            offsets = np.asarray(cr._offsets, dtype=np.int64)
+            if len(lengths) == count:
+                end = int((offsets + lengths).max())
+                raw = cr._dbfile.get(cr._basepos, end) if end else b""
+                return [raw[o : o + n] for o, n in zip(offsets.tolist(), lengths.tolist(), strict=True)]
+        except AttributeError:
+            pass
+    return [bytes(v) for v in cr]
+
+
 @functools.lru_cache(maxsize=1)
 def _length_table() -> np.ndarray:
     from whoosh.util.numeric import byte_to_length

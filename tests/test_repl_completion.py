@@ -57,8 +57,8 @@ def test_colon_offers_every_command_with_its_help():
     assert [c.text for c in got] == list(COMMAND_NAMES)
     assert all(c.display_meta_text for c in got)
     assert texts(":pro") == ["provider"]
-    assert complete(":s") == [("since", -1), ("sort", -1), ("show", -1), ("stats", -1), ("save", -1),
-                              ("saved", -1)]
+    assert complete(":s") == [("since", -1), ("sort", -1), ("story", -1), ("similar", -1), ("show", -1),
+                              ("stats", -1), ("save", -1), ("saved", -1)]
 
 
 def test_provider_command_offers_index_names_quoted_when_spaced():

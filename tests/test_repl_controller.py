@@ -61,7 +61,7 @@ def test_commands_resolve_by_alias_and_unique_prefix():
     assert resolve_command("q") == "quit"
     assert resolve_command("prov") == "provider"
     assert resolve_command("fac") == "facets"
-    assert resolve_command("s") is None  # since, sort, show, stats
+    assert resolve_command("s") is None  # since, sort, story, similar, show, stats...
     assert resolve_command("zzz") is None
 
 
@@ -345,7 +345,7 @@ def test_relative_dates_in_since_and_until(ctl: Controller):
 def test_an_ambiguous_command_lists_its_candidates(ctl: Controller):
     out = ctl.handle(":s")
     assert isinstance(out, Message) and out.error
-    assert out.text == "ambiguous command :s: :since :sort :show :stats :save :saved"
+    assert out.text == "ambiguous command :s: :since :sort :story :similar :show :stats :save :saved"
     assert ctl.handle(":sav").text == "ambiguous command :sav: :save :saved"  # type: ignore[union-attr]
 
 

@@ -138,7 +138,9 @@ def test_coverage_lists_indexed_items_first_same_story_before_topical(story: Pat
     outcome = ctl.handle(":show 1")
     assert isinstance(outcome, ArticleOutcome)
     got = [(item.title.split()[0], item.kind, item.in_index) for item in outcome.coverage]
-    assert got == [("Critical", SAME, True), ("Azure", RELATED, True),
+    # The Hacker News' copy is in the article's story (the stories feature
+    # found it), so it leads as a story member
+    assert got == [("Critical", STORY, True), ("Azure", RELATED, True),
                    ("ChaosDB", SAME, False), ("How", RELATED, False)]
     text = Renderer(Style(False), lambda: (100, 100)).render(outcome).text
     assert "related coverage (4: 2 in the index, 2 same story)" in text
@@ -178,7 +180,12 @@ def test_story_members_come_first_and_are_not_listed_twice(story: Path, monkeypa
         (STORY, "Critical"), (RELATED, "Azure"), (SAME, "ChaosDB"), (RELATED, "How")]
 
 
-def test_the_hook_for_story_members_is_empty_until_stories_fill_it(story: Path):
+def test_story_members_are_the_other_articles_of_the_story(story: Path):
     ctl = Controller(story)
     with Searcher(story) as s:
-        assert ctl.story_members(s.search(SearchRequest('provider:"Bleeping Computer"')).hits[0]) == []
+        main = s.search(SearchRequest('provider:"Bleeping Computer"')).hits[0]
+        filler = s.search(SearchRequest("roundup 3")).hits[0]
+    members = ctl.story_members(main)
+    assert [(m.kind, m.provider, m.hit.path if m.hit else None) for m in members] == [
+        (STORY, "The Hacker News", "hn.md")]
+    assert ctl.story_members(filler) == []  # a story of one

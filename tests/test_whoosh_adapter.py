@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from conftest import Corpus
 
+from search import commits
 from search import whoosh_adapter as wa
 from search.indexer import build_index
 
@@ -23,12 +24,17 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
         corpus.add(f"n/{i:04d}.md", title, excerpt=" ".join(words[(i * k) % 9] for k in range(i % 40)),
                    provider=f"P{i % 7}", topics=[words[i % 3], "Shared"], quality=i % 50)
     index_dir = base / "ix"
-    build_index(index_dir, [corpus.root], commit_docs=120)  # several segments
-    for i in range(0, 300, 7):  # deletions in every segment
-        (corpus.root / f"n/{i:04d}.md").unlink()
-    for i in range(3, 300, 11):
-        corpus.add(f"n/{i:04d}.md", f"changed robots {i}", excerpt="cloud data", provider="P1")
-    build_index(index_dir, [corpus.root], commit_docs=10_000)
+    large = commits.LARGE_SEGMENT
+    commits.LARGE_SEGMENT = 50  # segments this size stay apart, as 2,000-article ones do
+    try:
+        build_index(index_dir, [corpus.root], commit_docs=120)  # several segments
+        for i in range(0, 300, 7):  # deletions in every segment
+            (corpus.root / f"n/{i:04d}.md").unlink()
+        for i in range(3, 300, 11):
+            corpus.add(f"n/{i:04d}.md", f"changed robots {i}", excerpt="cloud data", provider="P1")
+        build_index(index_dir, [corpus.root], commit_docs=10_000)
+    finally:
+        commits.LARGE_SEGMENT = large
     return index_dir
 
 
@@ -75,6 +81,15 @@ def test_ref_column(reader) -> None:  # type: ignore[no-untyped-def]
             assert got is not None
             refs, uniques = got
             assert [uniques[r] for r in refs.tolist()] == public
+
+
+@pytest.mark.parametrize("column", ["uid", "stamp"])
+def test_bytes_column(reader, column: str) -> None:  # type: ignore[no-untyped-def]
+    for leaf, _ in wa.leaves(reader):
+        public = [bytes(v) for v in leaf.column_reader(column, translate=False)]
+        assert len(public) == leaf.doc_count_all() and all(public)
+        assert wa.bytes_column(leaf, column, use_fast=True) == public
+        assert wa.bytes_column(leaf, column, use_fast=False) == public
 
 
 @pytest.mark.parametrize("field", ["title", "excerpt", "topics"])

@@ -9,14 +9,14 @@ from __future__ import annotations
 import math
 import shlex
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SkipFile
 from ..searcher import Hit, ResultPage, Searcher, SearchRequest
-from .coverage import CoverageItem, build_coverage
+from .coverage import STORY, CoverageItem, build_coverage
 from .export import ReplError, write_export
 from .outcomes import (
     ArticleOutcome,
@@ -28,11 +28,22 @@ from .outcomes import (
     Outcome,
     SavedListOutcome,
     SearchOutcome,
+    StoryOutcome,
 )
 from .saved import SavedSearch, SavedSearches, check_name
 
 if TYPE_CHECKING:
     from .controller import State
+
+
+def result_count(page: ResultPage) -> int:
+    """What a page's results are counted in: stories when grouped, else articles."""
+    return page.stories if page.stories is not None else page.total
+
+
+def address(hit: Hit) -> str:
+    """How `Searcher.find` finds a hit's article, whichever corpus folder it is in."""
+    return str(Path(hit.root) / hit.path) if hit.root else hit.path
 
 URL_SCHEMES = ("http://", "https://")
 
@@ -75,6 +86,7 @@ class ArticleCommands:
     def _request(self, **changes: Any) -> SearchRequest: ...
     def _search(self, request: SearchRequest) -> ResultPage: ...
     def run_query(self, text: str, prefix_last: bool = False) -> SearchOutcome: ...
+    def _outcome(self, page: ResultPage) -> SearchOutcome: ...
 
     # -- results by number
 
@@ -85,8 +97,11 @@ class ArticleCommands:
         for hit in last.hits:
             if hit.rank == rank:
                 return hit
-        if rank > last.total:
-            raise ReplError(f"no result {rank}: the query has {last.total} hit{'s' * (last.total != 1)}")
+        count = result_count(last)
+        if rank > count:
+            noun = ("stor" + ("y" if count == 1 else "ies")) if count != last.total \
+                else "hit" + "s" * (count != 1)
+            raise ReplError(f"no result {rank}: the query has {count} {noun}")
         page = self._search(self._request(offset=rank - 1, limit=1, facets=()))
         if not page.hits:
             raise ReplError(f"no result {rank}")
@@ -95,14 +110,15 @@ class ArticleCommands:
     # -- coverage
 
     def story_members(self, hit: Hit) -> list[CoverageItem]:
-        """Other indexed articles of the same story as `hit`, most relevant
-        first, as CoverageItems of kind `coverage.STORY` with their `hit`.
-
-        The hook of the stories feature (issue 10: `search query --group
-        story`), which fills it; until then an article has no story members
-        and the coverage list is its related items alone.
-        """
-        return []
+        """The other indexed articles of `hit`'s story, oldest first, as
+        CoverageItems of kind `coverage.STORY` with their `hit`."""
+        if hit.story is None or hit.story.size <= 1:
+            return []
+        with self.lock:
+            members = self.searcher.story(address(hit))
+        own = (hit.root, hit.path)
+        return [CoverageItem(m.title, m.url, m.provider, m.published, STORY, m)
+                for m in members if (m.root, m.path) != own]
 
     def coverage(self, hit: Hit, article: Any | None) -> tuple[CoverageItem, ...]:
         """The numbered coverage list of an article (see `coverage`)."""
@@ -143,6 +159,21 @@ class ArticleCommands:
         return hit, outcome.coverage[number - 1], f"{hit.rank}.{number}"
 
     # -- commands
+
+    def cmd_story(self, arg: str) -> Outcome:
+        hit = self.hit(arg, "usage: :story N (a result number)")
+        if hit.story is None:
+            raise ReplError("this index has no stories yet: run `search index` to the end")
+        with self.lock:
+            members = self.searcher.story(address(hit))
+        return StoryOutcome(hit, members)
+
+    def cmd_similar(self, arg: str) -> Outcome:
+        hit = self.hit(arg, "usage: :similar N (a result number)")
+        self.state.source = address(hit)
+        self.state.offset = 0
+        self.state.back = []
+        return self._outcome(self._search(self._request()))
 
     def cmd_show(self, arg: str) -> Outcome:
         hit, item, label = self._item(arg, "usage: :show N (a result number) or N.M (item M of its list)")
@@ -186,23 +217,39 @@ class ArticleCommands:
             return ConfirmOutcome(f"{target} exists; overwrite it?",
                                   f":export --force {shlex.quote(target)}",
                                   f"{target} exists; not overwritten (:export --force FILE overwrites it)")
-        request = self._request(offset=0, limit=500, facets=(), facet_size=0, highlight=False)
+        # every article, grouped or not: an export is data for other tools
+        request = self._request(offset=0, limit=500, facets=(), facet_size=0, highlight=False,
+                                group="none")
         with self.lock:
-            scored = (request.sort == "relevance"
-                      and not self.searcher.parse(request.query, request.match).is_match_all())
+            scored = request.sort == "relevance" and (
+                self.state.source is not None
+                or not self.searcher.parse(request.query, request.match).is_match_all())
             count = write_export(path, fmt, self._all_hits(request), scored)
         return ExportOutcome(path, count, fmt)
 
     def _all_hits(self, request: SearchRequest) -> Iterable[Hit]:
         from ..searcher import iter_all
 
-        return iter_all(self.searcher, request)
+        if self.state.source is None:
+            return iter_all(self.searcher, request)
+        return self._all_similar(request)
+
+    def _all_similar(self, request: SearchRequest) -> Iterator[Hit]:
+        offset = 0
+        while True:
+            page = self._search(replace(request, offset=offset))
+            yield from page.hits
+            offset += len(page.hits)
+            if not page.hits or offset >= page.total:
+                return
 
     def cmd_save(self, arg: str) -> Outcome:
         name = check_name(arg.strip())
         st = self.state
         if st.query is None:
             raise ReplError("no query yet: type a query first, then :save NAME")
+        if st.source is not None:
+            raise ReplError("a :similar list cannot be saved: run a query, then :save NAME")
         search = SavedSearch(name, st.query, st.filters.providers, st.filters.topics,
                              st.since_text, st.until_text, st.sort)
         replaced = self.saved.put(search)

@@ -23,8 +23,8 @@ from typing import Any
 from ..errors import SearchError, SkipFile
 from ..facet_values import closest_values
 from ..query import Filters, parse_date_bound
-from ..searcher import FACETS, SORTS, FacetValue, ResultPage, Searcher, SearchRequest
-from .articles import ArticleCommands, default_opener, positive
+from ..searcher import FACETS, SORTS, FacetValue, Hit, ResultPage, Searcher, SearchRequest
+from .articles import ArticleCommands, default_opener, positive, result_count
 from .commands import COMMAND_NAMES, COMMANDS, candidates, resolve_command
 from .export import ReplError
 from .layout import page_numbers
@@ -47,6 +47,8 @@ FACET_SIZE = 10
 FEW_HITS = 3
 #: upper bound of :limit, so one page cannot flood the terminal for minutes
 MAX_PAGE = 500
+#: how far down the results `pick` looks for the story of a hit picked from the live list
+PICK_DEPTH = 100
 #: a last word shorter than this is not searched while typing: as a prefix
 #: it matches a large share of the vocabulary and says little
 LIVE_MIN_PREFIX = 2
@@ -76,6 +78,11 @@ class State:
     facet: str = "provider"
     view: str = "full"  # full | compact
     live: bool = True
+    #: one hit per story (:group)
+    group: bool = True
+    #: :similar N: the results are the articles like this one (its address
+    #: for `Searcher.similar`) until the next query
+    source: str | None = None
     last: ResultPage | None = None
 
 
@@ -192,7 +199,7 @@ class Controller(ArticleCommands):
             total, took = st.last.total, st.last.took_ms
             per = st.shown or req.limit
             if per:
-                page, pages = page_numbers(len(st.back) + 1, req.offset, per, st.last.total)
+                page, pages = page_numbers(len(st.back) + 1, req.offset, per, result_count(st.last))
         return Status(describe_filters(st.filters), st.sort, page, pages, total, took, self._documents)
 
     @property
@@ -241,12 +248,16 @@ class Controller(ArticleCommands):
         st = self.state
         request = SearchRequest(query=st.query or "*", filters=st.filters, sort=st.sort,
                                 limit=self.limit, offset=st.offset, facets=(st.facet,),
-                                facet_size=FACET_SIZE, prefix_last=st.prefix_last)
+                                facet_size=FACET_SIZE, prefix_last=st.prefix_last,
+                                group="story" if st.group else "none")
         return replace(request, **changes) if changes else request
 
     def _search(self, request: SearchRequest) -> ResultPage:
         with self.lock:
-            page = self.searcher.search(request)
+            if self.state.source is not None:
+                page = self.searcher.similar(self.state.source, request)
+            else:
+                page = self.searcher.search(request)
             documents = self.searcher.document_count()
         if documents != self._documents:  # re-indexed underneath us
             self._documents = documents
@@ -264,6 +275,7 @@ class Controller(ArticleCommands):
     def run_query(self, text: str, prefix_last: bool = False) -> SearchOutcome:
         self.state.query = text
         self.state.prefix_last = prefix_last
+        self.state.source = None
         self._reset_paging()
         page = self._search(self._request())
         return self._outcome(page, self._suggest(page))
@@ -305,19 +317,43 @@ class Controller(ArticleCommands):
         if wanted is None:
             return None
         query, prefix = wanted
+        # articles, not stories: a preview of what the words find, and
+        # enough lines to choose from when a few stories hold every match
         request = self._request(query=query, prefix_last=prefix, limit=limit, offset=0, facets=(),
-                                highlight=False, facet_size=0)
+                                highlight=False, facet_size=0, group="none")
         with self.lock:
             return self.searcher.search(request)
 
     def pick(self, page: ResultPage, rank: int) -> Outcome:
         """Enter on hit `rank` of a live list: its query (as typed, the last
-        word a prefix) becomes the current query, and the hit is shown."""
+        word a prefix) becomes the current query, and the hit is shown,
+        numbered as the results address it: `N` when it is result N, `N.M`
+        when it is article M of result N's story (`:story N`)."""
         try:
-            self.run_query(page.request.query, prefix_last=page.request.prefix_last)
-            return self.cmd_show(str(rank))
+            picked = next((h for h in page.hits if h.rank == rank), None)
+            outcome = self.run_query(page.request.query, prefix_last=page.request.prefix_last)
+            if picked is None:
+                return self.cmd_show(str(rank))
+            return self._article(*self._address_of(picked, outcome.page))
         except SearchError as exc:
             return Message(str(exc), error=True, kind=exc.kind)
+
+    def _address_of(self, picked: Hit, page: ResultPage) -> tuple[Hit, str]:
+        """`picked` as the current results number it (see `pick`); "" when
+        they do not reach it."""
+        key = (picked.root, picked.path)
+        story = picked.story.id if picked.story is not None else None
+        if not any(h.story is not None and h.story.id == story for h in page.hits) and story:
+            # its story may rank below this page: look a little further
+            page = self._search(self._request(limit=PICK_DEPTH, facets=(), highlight=False))
+        for hit in page.hits:
+            if (hit.root, hit.path) == key:
+                return hit, str(hit.rank)
+            if story is not None and hit.story is not None and hit.story.id == story:
+                for number, item in enumerate(self.story_members(hit), 1):
+                    if item.hit is not None and (item.hit.root, item.hit.path) == key:
+                        return item.hit, f"{hit.rank}.{number}"
+        return picked, ""
 
     # -- commands: filters
 
@@ -400,8 +436,9 @@ class Controller(ArticleCommands):
 
     def _goto(self, offset: int) -> Outcome:
         last = self._need_results()
-        if offset < 0 or (offset >= last.total and offset > 0):
-            pages = max(1, math.ceil(last.total / self.per_page))
+        count = result_count(last)
+        if offset < 0 or (offset >= count and offset > 0):
+            pages = max(1, math.ceil(count / self.per_page))
             raise ReplError(f"no such page: the results have {pages} page{'s' * (pages != 1)}")
         self.state.offset = offset
         return self._rerun("")
@@ -409,7 +446,7 @@ class Controller(ArticleCommands):
     def cmd_next(self, arg: str) -> Outcome:
         last = self._need_results()
         start = self.state.offset + self.per_page
-        if start >= last.total:
+        if start >= result_count(last):
             raise ReplError("already on the last page")
         # by rank: the next page starts right after the last hit shown,
         # whatever the terminal's size is now
@@ -464,6 +501,15 @@ class Controller(ArticleCommands):
             raise ReplError(f"usage: :live on|off (now {'on' if self.state.live else 'off'})")
         self.state.live = choice == "on"
         return Message(f"results while typing: {choice}")
+
+    def cmd_group(self, arg: str) -> Outcome:
+        choice = arg.strip().lower()
+        if choice not in ("on", "off"):
+            raise ReplError(f"usage: :group on|off (now {'on' if self.state.group else 'off'})")
+        self.state.group = choice == "on"
+        self._reset_paging()
+        return self._rerun("one hit per story" if self.state.group
+                           else "every article (not grouped by story)")
 
     def cmd_facets(self, arg: str) -> Outcome:
         choice = arg.strip().lower()

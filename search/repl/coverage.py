@@ -2,8 +2,8 @@
 
 The list is numbered so `:show N.M` can open item M, in this order:
 
-1. story members: other indexed articles of the same story, from the stories
-   feature (`Controller.story_members`; empty until that feature fills it);
+1. story members: the other indexed articles of the article's story
+   (`Controller.story_members`), oldest first, as `:story N` lists them;
 2. the article's `related` items that are in the index (found by URL);
 3. the related items that are not.
 
@@ -100,7 +100,12 @@ def build_coverage(article: object, hit: Hit, members: Iterable[CoverageItem],
         seen_titles.add(title)
         return True
 
-    out += [m for m in members if fresh(replace(m, kind=STORY))]
+    for member in members:
+        # every member is listed (`:story N` numbers them the same way);
+        # noting them drops related items that repeat one
+        fresh(member)
+        if member.hit is None or (member.hit.root, member.hit.path) != own_path:
+            out.append(replace(member, kind=STORY))
     related: list[CoverageItem] = []
     for rel in getattr(article, "related", ()):
         item = CoverageItem(rel.title, rel.url, rel.provider, rel.published, RELATED,

@@ -21,7 +21,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from ..output import Style, escape_control, snippet, styled
+from ..output import Style, escape_control, snippet, story_line, styled
 from ..searcher import Hit, Span
 
 #: marks a URL broken across lines (the URL goes on in the next line)
@@ -203,6 +203,9 @@ def hit_block(hit: Hit, style: Style, width: int, detail: Detail) -> list[str]:
             lines.append(indent + piece)
     if hit.url and detail.url:
         lines += [indent + style.accent(part) for part in wrap_url(escape_control(hit.url), inner)]
+    more = story_line(hit.story)
+    if more and detail.meta:
+        lines.append(indent + style.dim(truncate(escape_control(more), inner)))
     if detail.gap:
         lines.append("")
     return lines
@@ -215,6 +218,8 @@ def hit_line(hit: Hit, style: Style, width: int, rank: bool = True) -> str:
     provider = escape_control(hit.provider or "unknown provider")
     # on a narrow terminal the title needs the room more than the date does
     meta = truncate(provider, 24) + " · " + _date(hit.published) if width >= 90 else truncate(provider, 16)
+    if hit.story is not None and hit.story.members is not None and hit.story.size > 1:
+        meta += f" +{hit.story.size - 1}"  # grouped: the story's other articles
     room = width - len(num) - 2 - text_width(meta)
     if room < 12:  # too narrow for the meta: the title alone
         meta, room = "", width - len(num)

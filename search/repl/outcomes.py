@@ -70,6 +70,15 @@ class ArticleOutcome:
 
 
 @dataclass(frozen=True)
+class StoryOutcome:
+    """`:story N`: every article of result N's story, oldest first (`hit`
+    among them); the others are numbered as in `:show N.M`."""
+
+    hit: Hit
+    members: tuple[Hit, ...]
+
+
+@dataclass(frozen=True)
 class LinkOutcome:
     """A related item that is not in the index: its title and URL."""
 
@@ -116,6 +125,7 @@ class NothingOutcome:
     pass
 
 
-Outcome = (Message | SearchOutcome | HelpOutcome | StatsOutcome | ArticleOutcome | LinkOutcome
+Outcome = (Message | SearchOutcome | HelpOutcome | StatsOutcome | ArticleOutcome | StoryOutcome
+           | LinkOutcome
            | OpenOutcome | ExportOutcome | ConfirmOutcome | SavedListOutcome | QuitOutcome
            | NothingOutcome)

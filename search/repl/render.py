@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 
 from ..output import (
     Style,
+    date_span,
     escape_control,
     render_facet_text,
     render_notices,
@@ -50,6 +51,7 @@ from .outcomes import (
     SavedListOutcome,
     SearchOutcome,
     StatsOutcome,
+    StoryOutcome,
 )
 
 #: below this many rows the facet counts give their place to hits
@@ -132,6 +134,9 @@ class Renderer:
         if isinstance(outcome, ArticleOutcome):
             text = self.article(outcome)
             return Rendered(text, page=display_rows(text, self.columns) > self.rows - 1)
+        if isinstance(outcome, StoryOutcome):
+            text = self.story(outcome)
+            return Rendered(text, page=display_rows(text, self.columns) > self.rows - 1)
         if isinstance(outcome, LinkOutcome):
             return Rendered(self.link(outcome))
         if isinstance(outcome, OpenOutcome):
@@ -168,6 +173,8 @@ class Renderer:
         """A result page that fits the terminal (see `layout.plan_page`)."""
         style, page = self.style, outcome.page
         head: list[str] = []
+        if page.source is not None:
+            head.append("similar to: " + style.bold(escape_control(page.source_title or page.source)))
         if outcome.note:
             head.append(style.dim(escape_control(outcome.note)))
         head += render_notices(page, style)
@@ -191,13 +198,46 @@ class Renderer:
         summary = render_summary(shown, style)
         req = page.request
         if page.total and plan.count:
-            number, pages = page_numbers(outcome.number, req.offset, plan.count, page.total)
+            count = page.stories if page.stories is not None else page.total
+            number, pages = page_numbers(outcome.number, req.offset, plan.count, count)
             summary += style.dim(f" · page {number} of {pages}")
         lines = head + list(plan.lines)
         if plan.lines and plan.detail is not None and plan.detail.gap:
             lines.append("")
         lines += [summary, *tail, *facets]
         return Rendered("\n".join(lines), shown=plan.count)
+
+    def story(self, outcome: StoryOutcome) -> str:
+        """`:story N`: the story's articles, oldest first, one line each
+        (date, provider, title); the others numbered N.M as `:show N.M` takes them."""
+        style, hit, members = self.style, outcome.hit, outcome.members
+        dated = [m.published for m in members if m.published is not None]
+        span = date_span(min(dated), max(dated)) if dated else ""
+        noun = "article" if len(members) == 1 else "articles"
+        out = [style.bold(f"story of result {hit.rank}: {len(members)} {noun}")
+               + (f" · {span}" if span else "")]
+        if len(members) > 1:
+            out.append(style.dim(f":show {hit.rank}.M opens article M · ▸ is result {hit.rank}"))
+        own = (hit.root, hit.path)
+        lead_width = len(f"{hit.rank}.{len(members)}") + 4
+        provider_width = min(24, max((len(m.provider) for m in members), default=0))
+        number = 0
+        for m in members:
+            if (m.root, m.path) == own:
+                lead = "▸".rjust(lead_width - 2) + "  "
+            else:
+                number += 1
+                lead = f"{hit.rank}.{number}".rjust(lead_width - 2) + "  "
+            when = m.published.date().isoformat() if m.published else "no date   "
+            provider = escape_control(m.provider or "unknown")
+            meta = f"{when}  {provider[:provider_width].ljust(provider_width)}  "
+            pad = " " * (len(lead) + len(meta))
+            room = max(10, self.width - len(pad))
+            lines = wrap_text(escape_control(m.title or "(untitled)"), room) if len(pad) < self.width - 20 \
+                else [escape_control(m.title or "(untitled)")]
+            out.append(lead + style.dim(meta) + lines[0])
+            out += [pad + line for line in lines[1:]]
+        return "\n".join(out)
 
     def help(self, outcome: HelpOutcome) -> str:
         style = self.style
@@ -271,8 +311,8 @@ class Renderer:
         if outcome.label and "." not in outcome.label:
             row("rank", f"{hit.rank}" + (f" (score {hit.score:.3f})" if hit.score else ""))
 
-        label = outcome.label or str(hit.rank)
-        number = f"{label:>3}. "
+        # no label: an article the current results do not number
+        number = f"{outcome.label:>3}. " if outcome.label else "  ▸ "
         title_lines = wrap_text(esc(title or "(untitled)"), max(10, width - len(number)))
         out = [number + style.bold(title_lines[0])]
         out += [" " * len(number) + style.bold(line) for line in title_lines[1:]]
@@ -297,7 +337,8 @@ class Renderer:
         if not items:
             return []
         style = self.style
-        numbered = "." not in outcome.label  # items of an item are not addressable
+        # items of an item (or of an unnumbered article) are not addressable
+        numbered = bool(outcome.label) and "." not in outcome.label
         inside = sum(i.in_index for i in items)
         same = sum(i.kind in (STORY, SAME) for i in items)
         out = ["", style.bold(f"related coverage ({len(items)}: {inside} in the index, {same} same story)")]
