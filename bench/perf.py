@@ -465,7 +465,44 @@ def code_under_test() -> str:
     return text
 
 
-def render(tiers: Sequence[Tier], args: argparse.Namespace, command: str) -> str:
+@dataclass
+class RealCorpus:
+    """A full index of a real corpus beside a single-core libyaml parse of it."""
+
+    root: Path
+    docs: int = 0
+    yaml_s: list[float] = field(default_factory=list)
+    index_s: list[float] = field(default_factory=list)
+
+
+def measure_real(root: Path, runs: int, workdir: Path, log: Callable[[str], None]) -> RealCorpus:
+    real = RealCorpus(root)
+    files = corpus_files(root)
+    warm_cache(files)
+    workdir.mkdir(parents=True, exist_ok=True)
+    index = workdir / "real-index"
+    for r in range(runs):
+        real.yaml_s.append(yaml_parse_seconds(files))
+        shutil.rmtree(index, ignore_errors=True)
+        proc = run_proc([SEARCH, "index", "--full", "--quiet", "--format", "json",
+                         "--index", str(index), str(root)])
+        real.index_s.append(proc.seconds)
+        real.docs = json.loads(proc.stdout)["documents"]
+        log(f"[{root.name}] run {r + 1}/{runs}: yaml {real.yaml_s[-1]:.2f}s, index {proc.seconds:.2f}s")
+    shutil.rmtree(index, ignore_errors=True)
+    return real
+
+
+def render_real(real: RealCorpus) -> list[str]:
+    return [
+        "", f"Real corpus `{real.root.name}` ({real.docs:,} articles, long `related` lists): "
+        f"single-core libyaml parse {fmt_s(real.yaml_s)}, full index {fmt_s(real.index_s)}, "
+        f"**index / YAML parse {fmt_ratio(real.index_s, real.yaml_s)}** (target ≤ 0.5).",
+    ]
+
+
+def render(tiers: Sequence[Tier], args: argparse.Namespace, command: str,
+           real: RealCorpus | None = None) -> str:
     heads = [f"{t.n:,}" for t in tiers]
     rows: list[tuple[str, list[str]]] = []
 
@@ -558,6 +595,7 @@ def render(tiers: Sequence[Tier], args: argparse.Namespace, command: str) -> str
         "",
         *lines,
         *growth,
+        *(render_real(real) if real is not None else []),
         "",
         f"Query mix: {MIX_SIZE} queries: {len(KEYWORD_QUERIES)} fixed keyword queries and "
         "two-word pieces of titles, and pasted headlines (8–14-word titles of articles of that "
@@ -604,6 +642,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/bench-perf"),
                         help="indexes and peer databases")
     parser.add_argument("--no-peers", action="store_true", help="skip SQLite FTS5 and tantivy")
+    parser.add_argument("--real", type=Path, default=BENCH.parent.parent / "shared" / "corpus-azure",
+                        help="a real corpus to index beside a YAML parse (skipped when absent)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--revision", default="",
                         help="what code is measured, for the notes (e.g. 'snapshot of commit abc123')")
@@ -623,10 +663,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     tiers: list[Tier] = []
     report = ""
+    real = None
+    if args.real.is_dir():
+        real = measure_real(args.real, args.runs, args.workdir, log)
+    else:
+        log(f"{args.real}: not found; the real-corpus row is skipped")
     for n in sizes:
         tiers.append(measure_tier(n, args, log))
         # written after every tier, so a long run that is stopped keeps what it measured
-        report = render(tiers, args, command.strip())
+        report = render(tiers, args, command.strip(), real)
         args.output.write_text(report, "utf-8")
     print(report)
     if args.strict and any(t.strict_failures for t in tiers):
