@@ -317,7 +317,7 @@ def _check_sidecar(index_dir: Path, leaf: Any, seg: Any, report: CheckReport) ->
 def _check_leftovers(index_dir: Path, ix: Any, report: CheckReport) -> None:
     """Files no current segment or TOC owns: left by an interrupted run."""
     from . import whoosh_adapter as wa
-    from .store import INDEX_NAME, LOCK_FILENAME
+    from .store import INDEX_NAME, LOCK_FILENAME, VERIFIED_FILENAME
 
     try:
         generation, segments = wa.current_toc(ix)
@@ -330,7 +330,8 @@ def _check_leftovers(index_dir: Path, ix: Any, report: CheckReport) -> None:
 
     current = (STORY_FILE, labels_path(index_dir, generation).name)
     for name in names:
-        if name in (toc, LOCK_FILENAME, META_FILENAME, *current) or name.split(".")[0] in live:
+        if (name in (toc, LOCK_FILENAME, META_FILENAME, VERIFIED_FILENAME, *current)
+                or name.split(".")[0] in live):
             continue
         report.add(index_dir / name, "not part of the index (left by an interrupted run; the next "
                                      "`search index` removes it)", NOTE)

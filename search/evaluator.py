@@ -248,7 +248,15 @@ class Evaluator:
 
         Exact phrases intersect (document, position - offset) keys with
         numpy; sloppy ones check candidate documents one by one."""
-        lists = [self.a.positions(f, t) for t in terms]
+        # only documents with every term can hold the phrase: positions are
+        # decoded for those alone (cheap postings first)
+        common: np.ndarray | None = None
+        for t in dict.fromkeys(terms):
+            ids, _ = self.a.postings(f, t)
+            common = np.unique(ids) if common is None else np.intersect1d(common, ids)
+            if not len(common):
+                return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        lists = [self.a.positions(f, t, within=common) for t in terms]
         if any(not len(d) for d, _ in lists):
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         if slop == 0:

@@ -258,16 +258,35 @@ class IndexArrays:
         mask[ids] = True
         return mask & self.live
 
-    def positions(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """Flat (document number, position) pairs of a term."""
+    def positions(self, field: str, text: str,
+                  within: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Flat (document number, position) pairs of a term; with `within`
+        (sorted document numbers), of those documents only (not cached:
+        decoding a few documents' positions is cheap, all of a common
+        word's is not)."""
         key = "pos:" + field + "\x00" + text
         hit = self._cache.get(key)
         if hit is not None:
-            return hit
+            if within is None:
+                return hit
+            keep = np.isin(hit[0], within)
+            return hit[0][keep], hit[1][keep]
+        # one query evaluates its phrases more than once (matching strategy,
+        # then scoring): the last restricted read of each term is kept
+        some_key = "pos-within:" + field + "\x00" + text
+        some = self._cache.get(some_key)
+        if some is not None and within is not None and np.array_equal(some[0], within):
+            return some[1]
         doc_parts: list[np.ndarray] = []
         pos_parts: list[np.ndarray] = []
         for leaf, offset in self.leaves:
-            got = wa.positions(leaf, field, text)
+            local = None
+            if within is not None:
+                lo, hi = np.searchsorted(within, [offset, offset + leaf.doc_count_all()])
+                if lo == hi:
+                    continue
+                local = within[lo:hi] - offset
+            got = wa.positions(leaf, field, text, within=local)
             if got is None:
                 continue
             doc_parts.append(got[0] + offset)
@@ -275,7 +294,10 @@ class IndexArrays:
         result = (np.concatenate(doc_parts) if doc_parts else np.zeros(0, np.int64),
                   np.concatenate(pos_parts) if pos_parts else np.zeros(0, np.int64))
         if len(self._cache) < 10_000:
-            self._cache[key] = result
+            if within is None:
+                self._cache[key] = result
+            else:
+                self._cache[some_key] = (within, result)
         return result
 
     def _sidecar(self, i: int) -> Any:

@@ -72,6 +72,7 @@ from .store import (
     RunProgress,
     create_index,
     damaged,
+    forget_verified_except,
     open_for_writing,
     prepare_index_dir,
     read_meta,
@@ -655,6 +656,7 @@ def _run(
         raise
     report.commits = batches.commits
     _sync_sidecars(index_dir)
+    forget_verified_except(index_dir, ix)
     try:
         story_store.finish(index_dir, ix, stories)
     except OSError as exc:

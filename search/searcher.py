@@ -76,12 +76,13 @@ class Searcher:
     # -- lifecycle
 
     def _open(self) -> Any:
+        from . import whoosh_adapter as wa
         from .store import open_index, verify_segments
 
         if self._ix is None:
             self._ix = open_index(self.index_dir, verified=self._verified)
         if self._searcher is None:
-            self._searcher = self._ix.searcher()
+            self._searcher = wa.view(self._ix)
             self._arrays = None
         elif not self._searcher.up_to_date():
             # a fresh searcher, not refresh(): whoosh3's refresh reuses segment
@@ -89,7 +90,7 @@ class Searcher:
             # (REPL, --batch) saw deleted and replaced documents twice
             verify_segments(self.index_dir, self._ix, self._verified)  # the new segments only
             self._searcher.close()
-            self._searcher = self._ix.searcher()
+            self._searcher = wa.view(self._ix)
             self._arrays = None
         return self._searcher
 
@@ -404,8 +405,9 @@ class Searcher:
     # -- index facts
 
     def whoosh_searcher(self) -> Any:
-        """The underlying, up-to-date Whoosh searcher (for spelling and
-        other low-level needs); owned by this object, do not close it."""
+        """The underlying, up-to-date view of the Whoosh index
+        (`whoosh_adapter.IndexView`: `.reader()` and stored fields); owned
+        by this object, do not close it."""
         return self._open()
 
     def document_count(self) -> int:

@@ -224,13 +224,78 @@ def damaged_file(path: Path, problem: str) -> IndexCorruptError:
     return IndexCorruptError(f"{path}: index file is damaged ({problem}); {REBUILD_HINT}")
 
 
-def verify_segments(index_dir: Path, ix: Any, verified: set[str] | None = None) -> None:
+#: segments whose files a reader verified, with each file's identity then
+#: (size, mtime, ctime, inode): a cache, so that a cold query does not
+#: checksum the whole index on every start (17 ms at 20k articles, 66 ms at 100k)
+VERIFIED_FILENAME = "verified-segments.json"
+
+
+def _file_identity(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+def _read_verified(index_dir: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((index_dir / VERIFIED_FILENAME).read_bytes())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _still_verified(index_dir: Path, record: Any, names: list[str]) -> bool:
+    """Whether every file of a segment is the very file verified before:
+    any write to it changes its ctime, which no tool can set back."""
+    if not isinstance(record, dict) or sorted(record) != sorted(names):
+        return False
+    try:
+        return all(record[name] == _file_identity(index_dir / name) for name in names)
+    except OSError:
+        return False
+
+
+def _remember_verified(index_dir: Path, records: dict[str, Any]) -> None:
+    """Best effort (a read-only index folder is fine): a lost or stale
+    record only means verifying again. Written like every index file
+    (flushed, renamed, folder flushed), once per index change."""
+    from .durable import atomic_write
+
+    body = json.dumps(records).encode()
+    try:
+        atomic_write(index_dir / VERIFIED_FILENAME, lambda fh: fh.write(body), prefix=".verified-")
+    except OSError:
+        pass
+
+
+def forget_verified_except(index_dir: Path, ix: Any) -> None:
+    """Drop the verification records of segments the current TOC no longer
+    lists (merged or deleted by an index run): best effort."""
+    from . import whoosh_adapter as wa
+
+    before = _read_verified(index_dir)
+    if not before:
+        return
+    try:
+        _, segments = wa.current_toc(ix)
+    except Exception:  # noqa: BLE001 - damage is reported by whoever opens the index
+        return
+    live = {wa.segment_id(seg) for seg in segments}
+    kept = {k: v for k, v in before.items() if k in live}
+    if kept != before:
+        _remember_verified(index_dir, kept)
+
+
+def verify_segments(index_dir: Path, ix: Any, verified: set[str] | None = None,
+                    *, remember: bool = True) -> None:
     """Check each segment of the index's current TOC against its checksum
     file, skipping (and adding to) `verified`, segment ids already checked by
-    this process; segments are immutable, so once is enough. Raises
+    this process; segments are immutable, so once is enough. A segment whose
+    files are unchanged since an earlier process verified them (the record in
+    VERIFIED_FILENAME: size, mtime, ctime and inode of each file) is not read
+    again; `remember=False` neither trusts nor writes that record. Raises
     IndexCorruptError naming the first damaged file. A segment without a
     checksum file (written before checksums existed) is not checked here;
-    `search check` reports it."""
+    `search check` reports it (and always reads every file)."""
     from . import whoosh_adapter as wa
     from .durable import read_sums, sum_filename, verify_files
 
@@ -241,19 +306,35 @@ def verify_segments(index_dir: Path, ix: Any, verified: set[str] | None = None) 
         raise
     except Exception as exc:  # noqa: BLE001 - whoosh raises many kinds on damage
         raise damaged(index_dir, exc) from None
-    for seg in segments:
-        segment_id = wa.segment_id(seg)
+    ids = [wa.segment_id(seg) for seg in segments]
+    if all(segment_id in seen for segment_id in ids):
+        return
+    before = _read_verified(index_dir) if remember else {}
+    records: dict[str, Any] = {}
+    for segment_id in ids:
         if segment_id in seen:
+            if segment_id in before:
+                records[segment_id] = before[segment_id]
             continue
         try:
             sums = read_sums(index_dir, segment_id)
         except ValueError as exc:
             raise damaged_file(index_dir / sum_filename(segment_id), str(exc)) from None
         if sums is not None:
-            bad = verify_files(index_dir, sums)
-            if bad is not None:
-                raise damaged_file(index_dir / bad[0], bad[1])
+            names = sorted(sums)
+            if remember and _still_verified(index_dir, before.get(segment_id), names):
+                records[segment_id] = before[segment_id]
+            else:
+                bad = verify_files(index_dir, sums)
+                if bad is not None:
+                    raise damaged_file(index_dir / bad[0], bad[1])
+                try:
+                    records[segment_id] = {name: _file_identity(index_dir / name) for name in names}
+                except OSError:
+                    pass
         seen.add(segment_id)
+    if remember and records != before:
+        _remember_verified(index_dir, records)
 
 
 def open_index(index_dir: Path, *, check_version: bool = True,
@@ -432,7 +513,8 @@ def remove_leftovers(index_dir: Path, ix: Any) -> None:
     for name in names:
         path = index_dir / name
         try:
-            if _TOC_TEMP_RE.match(name) or name.startswith((".meta-", ".fpost-", ".stories-")):
+            if _TOC_TEMP_RE.match(name) or name.startswith((".meta-", ".fpost-", ".stories-",
+                                                            ".verified-")):
                 path.unlink()
             elif name.endswith(".tmp") and path.is_dir():
                 shutil.rmtree(path)  # Whoosh's `MAIN.tmp` posting-pool scratch folder
@@ -442,3 +524,4 @@ def remove_leftovers(index_dir: Path, ix: Any) -> None:
         wa.clean_unreferenced(ix)
     except Exception:  # noqa: BLE001 - cleaning is optional; the run reports real damage itself
         pass
+    forget_verified_except(index_dir, ix)

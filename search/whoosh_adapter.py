@@ -233,10 +233,13 @@ def postings(leaf: Any, field: str, text: str | bytes,
     return read_matcher(m, use_fast)
 
 
-def positions(leaf: Any, field: str, text: str,
-              use_fast: bool | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+def positions(leaf: Any, field: str, text: str, use_fast: bool | None = None,
+              within: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """Flat (segment-local doc, position) pairs of a term in one segment, or
-    None when the segment does not have the term."""
+    None when the segment does not have the term. With `within` (sorted
+    segment-local ids) only those documents' positions are decoded, and
+    blocks holding none of them are not read: a phrase of common words
+    needs the positions of the few documents that have every word."""
     from whoosh.reading import TermNotFound
 
     try:
@@ -249,12 +252,30 @@ def positions(leaf: Any, field: str, text: str,
     if _use_fast(use_fast):
         m = _unfiltered(m)
         try:
+            low = 0  # every id of the current block is >= low
             while m.is_active():
+                wanted = None
+                if within is not None:
+                    high = m._maxid
+                    start = int(np.searchsorted(within, low))
+                    if high is not None:
+                        low = high + 1
+                        stop = int(np.searchsorted(within, high, side="right"))
+                        if start == stop:
+                            m._next_block()
+                            continue
+                        wanted = within[start:stop]
+                    else:
+                        wanted = within[start:]
                 if m._data is None:
                     m._read_data()
                 raw_ids = m._data[0]
                 ids = np.cumsum(np.asarray(raw_ids, dtype=np.int64)) if not m._byteids else raw_ids
-                for doc, value in zip(np.asarray(ids).tolist(), m._data[2], strict=True):
+                pairs: Any = zip(np.asarray(ids).tolist(), m._data[2], strict=True)
+                if wanted is not None:
+                    keep = set(wanted.tolist())
+                    pairs = [(doc, value) for doc, value in pairs if doc in keep]
+                for doc, value in pairs:
                     # a Positions value: 4 bytes of count, then pickled deltas
                     body = value[4:]
                     pos = 0
@@ -267,10 +288,12 @@ def positions(leaf: Any, field: str, text: str,
         except (AttributeError, TypeError, ValueError, pickle.UnpicklingError):
             docs, poss = [], []
             m = leaf.postings(field, text)
+    keep = None if within is None else set(within.tolist())
     while m.is_active():
-        for pos in fmt.decode_positions(m.value()):
-            docs.append(m.id())
-            poss.append(pos)
+        if keep is None or m.id() in keep:
+            for pos in fmt.decode_positions(m.value()):
+                docs.append(m.id())
+                poss.append(pos)
         m.next()
     return np.array(docs, dtype=np.int64), np.array(poss, dtype=np.int64)
 
@@ -406,6 +429,38 @@ def open_dir(path: str) -> Any:
     from whoosh.index import FileIndex
 
     return FileIndex(durable_storage(path), indexname=INDEX_NAME)
+
+
+class IndexView:
+    """What the engine needs of a Whoosh searcher (a reader of one index
+    generation, stored fields, whether a newer generation exists), without
+    `ix.searcher()`: importing whoosh.searching and its query, scoring and
+    highlighting modules took 9 ms of a 160 ms cold query."""
+
+    def __init__(self, ix: Any) -> None:
+        self._ix = ix
+        self._reader = ix.reader()
+
+    def reader(self) -> Any:
+        return self._reader
+
+    def stored_fields(self, docnum: int) -> dict[str, Any]:
+        return self._reader.stored_fields(docnum)
+
+    def doc_count(self) -> int:
+        return int(self._reader.doc_count())
+
+    def up_to_date(self) -> bool:
+        """Whether the index has no newer generation than this view's."""
+        return bool(self._ix.latest_generation() == self._reader.generation())
+
+    def close(self) -> None:
+        self._reader.close()
+
+
+def view(ix: Any) -> IndexView:
+    """An IndexView of the index's current generation."""
+    return IndexView(ix)
 
 
 def create_in(path: str, schema: Any) -> Any:

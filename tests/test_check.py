@@ -230,3 +230,43 @@ def test_check_output_names_the_index_and_escapes(tmp_path: Path):
     os.makedirs(weird)
     code, out, _ = cli("check", "--index", str(weird))
     assert code == 2 and "\x1b" not in out and "\\x1b" in out
+
+
+def test_a_verified_segment_is_not_read_again_until_it_changes(harbour: Path, monkeypatch):
+    from search import durable
+    from search.store import VERIFIED_FILENAME
+
+    reads: list[str] = []
+    real = durable.file_checksum
+
+    def counting(path):  # type: ignore[no-untyped-def]
+        reads.append(Path(path).name)
+        return real(path)
+
+    monkeypatch.setattr(durable, "file_checksum", counting)
+    want = totals(harbour, ("harbour",))
+    assert reads and (harbour / VERIFIED_FILENAME).exists()  # the first query verified and recorded
+    reads.clear()
+    assert totals(harbour, ("harbour",)) == want
+    assert reads == []  # unchanged files: the record stands
+    seg = only(harbour, "*.seg")
+    zero_middle_block(seg)  # same size, new ctime
+    code, body, err = cli("query", "harbour", "--index", str(harbour))
+    assert code == 2 and body == "" and str(seg) in err
+    assert seg.name in reads
+
+
+@pytest.mark.parametrize("record", [b"{not json", b"[1, 2]", b'{"x": {"a": [1]}}'])
+def test_a_garbled_verification_record_only_means_verifying_again(harbour: Path, record: bytes):
+    from search.store import VERIFIED_FILENAME
+
+    want = totals(harbour, ("harbour",))
+    (harbour / VERIFIED_FILENAME).write_bytes(record)
+    assert totals(harbour, ("harbour",)) == want
+    assert json.loads((harbour / VERIFIED_FILENAME).read_bytes())  # rewritten
+    code, out, _ = cli("check", "--index", str(harbour))
+    assert code == 0, out
+    zero_middle_block(only(harbour, "*.seg"))
+    (harbour / VERIFIED_FILENAME).write_bytes(record)
+    code, _, err = cli("query", "harbour", "--index", str(harbour))
+    assert code == 2 and "damaged" in err

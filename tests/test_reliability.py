@@ -146,6 +146,8 @@ def assert_no_garbage(index: Path) -> None:
             assert name == f"_MAIN_{toc.generation}.toc", name
         elif name.startswith("stories"):  # the story index, and the stories of this generation
             assert name in ("stories.npz", f"stories-{toc.generation}.npz"), f"leftover file {name}"
+        elif name == "verified-segments.json":  # which segments readers verified
+            assert set(json.loads((index / name).read_bytes())) <= live, "stale verification record"
         else:
             assert name.split(".")[0] in live, f"leftover file {name}"
 

@@ -143,6 +143,40 @@ def test_positions(reader, field: str) -> None:  # type: ignore[no-untyped-def]
             assert list(zip(*(a.tolist() for a in slow), strict=True)) == public
 
 
+@pytest.fixture(scope="module")
+def long_postings(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One segment whose common words span several postings blocks."""
+    base = tmp_path_factory.mktemp("adapter-long")
+    corpus = Corpus(base / "c")
+    for i in range(700):
+        extra = " beta" if i % 5 == 0 else ""
+        corpus.add(f"n/{i:04d}.md", f"alpha gamma{extra} alpha item{i}", excerpt="alpha " * (i % 3))
+    index_dir = base / "ix"
+    build_index(index_dir, [corpus.root], commit_docs=10_000)
+    return index_dir
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_positions_within_some_documents(long_postings: Path, fast: bool) -> None:
+    from whoosh import index as windex
+
+    with windex.open_dir(str(long_postings)).reader() as reader:
+        (leaf, _), = wa.leaves(reader)
+        for term in ("alpha", "beta", "gamma"):
+            everything = wa.positions(leaf, "title", term, use_fast=fast)
+            assert everything is not None
+            pairs = list(zip(*(a.tolist() for a in everything), strict=True))
+            assert len({d for d, _ in pairs}) > 128  # several blocks
+            for within in ([], [0], [699], [650, 651], list(range(3, 700, 7)), list(range(130, 260)),
+                           [5, 5000]):
+                got = wa.positions(leaf, "title", term, use_fast=fast,
+                                   within=np.asarray(within, dtype=np.int64))
+                assert got is not None
+                wanted = set(within)
+                assert list(zip(*(a.tolist() for a in got), strict=True)) == [
+                    (d, p) for d, p in pairs if d in wanted]
+
+
 def test_segment_names_and_toc(index: Path) -> None:
     from whoosh import index as windex
 
