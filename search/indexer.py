@@ -295,9 +295,33 @@ def _parse_all(jobs: Sequence[_Job], workers: int, close_fds: tuple[int, ...] = 
         if masking:
             signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
     try:
-        yield from pool.imap(_parse_job, jobs, chunksize=64)
+        # a bounded window of chunks in flight: Pool.imap parses as fast as the
+        # workers can, and the writer is slower, so every parsed article piled
+        # up in this process (1.2 GiB at 100k articles)
+        from collections import deque
+
+        starts = iter(range(0, len(jobs), PARSE_CHUNK))
+        pending: deque[Any] = deque()
+
+        def submit() -> None:
+            start = next(starts, None)
+            if start is not None:
+                pending.append(pool.map_async(_parse_job, jobs[start : start + PARSE_CHUNK],
+                                              chunksize=PARSE_CHUNK))
+
+        for _ in range(PARSE_WINDOW * workers):
+            submit()
+        while pending:
+            done = pending.popleft().get()
+            submit()
+            yield from done
     finally:
         _stop_pool(pool)
+
+
+#: files a parser worker takes at a time, and chunks in flight per worker
+PARSE_CHUNK = 64
+PARSE_WINDOW = 8
 
 
 #: how long stopping the parser pool may take before it is left to die

@@ -145,3 +145,39 @@ def test_parallel_parse_matches_serial(tmp_path: Path):
     ser = build_index(tmp_path / "i2", [corpus.root], workers=1)
     assert (par.indexed, len(par.skipped)) == (ser.indexed, len(ser.skipped)) == (40, 1)
     assert paths(tmp_path / "i1") == paths(tmp_path / "i2")
+
+
+def _logged_parse(job):  # type: ignore[no-untyped-def]
+    """A stand-in parser (runs in the forked workers): logs each job it takes."""
+    import os
+
+    from search import indexer
+
+    with open(os.environ["PARSE_LOG"], "a") as fh:
+        fh.write(job.relpath + "\n")
+    return indexer._Parsed(job.relpath, None, "logged")
+
+
+def test_parser_workers_stay_a_bounded_window_ahead_of_the_writer(tmp_path, monkeypatch):
+    """Parsed articles wait in the writer's process until it takes them: the
+    workers may run only a few chunks ahead (a pool's imap ran all of a 100k
+    corpus ahead, 1.2 GiB), and every job still comes back, in order."""
+    import time
+
+    from search import indexer
+
+    log = tmp_path / "parsed.log"
+    log.touch()
+    monkeypatch.setenv("PARSE_LOG", str(log))
+    monkeypatch.setattr(indexer, "_parse_job", _logged_parse)
+    monkeypatch.setattr(indexer, "PARSE_CHUNK", 4)
+    monkeypatch.setattr(indexer, "PARSE_WINDOW", 1)
+    monkeypatch.setattr(indexer, "PARALLEL_THRESHOLD", 10)
+    jobs = [indexer._Job(f"/nonexistent/{i}", f"{i:03d}", "") for i in range(200)]
+    results = indexer._parse_all(jobs, 2)
+    got = [next(results).digest]
+    time.sleep(1.0)  # time enough for unbounded workers to parse everything
+    ahead = len(log.read_text().split())
+    assert ahead <= 4 * 3  # two chunks submitted at first, one more for the one taken
+    got += [p.digest for p in results]
+    assert got == [job.relpath for job in jobs]
