@@ -506,7 +506,7 @@ def render_real(real: RealCorpus) -> list[str]:
     return [
         "", f"Real corpus `{real.root.name}` ({real.docs:,} articles, long `related` lists): "
         f"single-core libyaml parse {fmt_s(real.yaml_s)}, full index {fmt_s(real.index_s)}, "
-        f"**index / YAML parse {fmt_ratio(real.index_s, real.yaml_s)}** (target ≤ 0.5).",
+        f"index / YAML parse {fmt_ratio(real.index_s, real.yaml_s)} (target ≤ 0.5).",
     ]
 
 
