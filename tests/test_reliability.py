@@ -239,8 +239,16 @@ def start_indexer(index: Path, corpus: Path | None, *args: str, pause: str = "",
             [sys.executable, "-m", "search", "index", *([str(corpus)] if corpus else []),
              "--index", str(index), *args],
             stdout=fo, stderr=fe, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+            preexec_fn=_default_sigint,
         )
     return Indexer(proc, work / "paused", out, err)
+
+
+def _default_sigint() -> None:
+    """The indexer takes Ctrl-C as a terminal sends it, even when these tests
+    run as a background job: a shell starts those with SIGINT ignored, which
+    the indexer would inherit (and the Ctrl-C tests would wait forever)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run_indexer(index: Path, corpus: Path | None, *args: str) -> tuple[int, str, str]:
