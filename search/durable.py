@@ -62,10 +62,12 @@ def fsync_dir(path: str | Path) -> None:
         os.close(fd)
 
 
-def atomic_write(target: Path, write: Callable[[BinaryIO], None], *, prefix: str) -> None:
+def atomic_write(target: Path, write: Callable[[BinaryIO], None], *, prefix: str,
+                 mode: int = 0o644) -> None:
     """Replace `target` durably: write a temporary file beside it (named
     `prefix...`, so killed runs' leftovers are recognisable), flush it, rename
-    it into place, flush the folder. Removes the temporary file on failure."""
+    it into place, flush the folder. Removes the temporary file on failure.
+    The file gets `mode` (index files are world-readable like Whoosh's)."""
     folder = target.parent
     fd, tmp = tempfile.mkstemp(prefix=prefix, dir=folder)
     try:
@@ -73,7 +75,7 @@ def atomic_write(target: Path, write: Callable[[BinaryIO], None], *, prefix: str
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; index files are world-readable like Whoosh's
+        os.chmod(tmp, mode)  # mkstemp makes 0600
         os.replace(tmp, target)
     except BaseException:
         try:

@@ -20,13 +20,12 @@ NAME`); `search query --saved NAME` runs one from a script.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..durable import atomic_write
 from ..errors import UsageError
 from ..query import Filters, parse_date_bound
 from ..searcher import SORTS
@@ -167,17 +166,8 @@ class SavedSearches:
         text = dumps(searches)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, tmp = tempfile.mkstemp(prefix=".saved.", suffix=".part", dir=self.path.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    fh.write(text)
-                os.replace(tmp, self.path)
-            except BaseException:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-                raise
+            body = text.encode("utf-8")
+            atomic_write(self.path, lambda fh: fh.write(body), prefix=".saved.", mode=0o600)
         except (OSError, UnicodeEncodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             raise UsageError(f"{self.path}: cannot save: {reason}") from None
